@@ -1,0 +1,140 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect holds the few places where SQLite and PostgreSQL differ. Queries are
+// written once, in SQLite's "?" placeholder style, and rebound for PostgreSQL.
+type dialect struct {
+	name string
+	// timeArg turns a time into what the driver should bind. PostgreSQL
+	// takes time.Time into timestamptz; SQLite stores fixed-width ISO-8601
+	// UTC text with milliseconds (JavaScript's toISOString, as Better Auth
+	// writes it), which sorts and compares correctly as text.
+	timeArg func(time.Time) any
+	// uniqueViolation reports whether err broke a unique constraint and,
+	// if so, which (constraint or column name as the database reports it).
+	uniqueViolation func(error) (string, bool)
+	positional      bool // rebind "?" to "$1", "$2"…
+
+	cache sync.Map // query text -> rebound text
+}
+
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+var sqliteDialect = &dialect{
+	name:    "sqlite",
+	timeArg: func(t time.Time) any { return t.UTC().Format(isoMillis) },
+	uniqueViolation: func(err error) (string, bool) {
+		var se *sqlite.Error
+		if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+			// Message: "UNIQUE constraint failed: user.email (2067)".
+			return se.Error(), true
+		}
+		return "", false
+	},
+}
+
+var postgresDialect = &dialect{
+	name:       "postgres",
+	timeArg:    func(t time.Time) any { return t.UTC() },
+	positional: true,
+	uniqueViolation: func(err error) (string, bool) {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return pe.ConstraintName, true
+		}
+		return "", false
+	},
+}
+
+// q returns query in this dialect's placeholder style.
+func (d *dialect) q(query string) string {
+	if !d.positional {
+		return query
+	}
+	if v, ok := d.cache.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	d.cache.Store(query, out)
+	return out
+}
+
+// t binds a time.
+func (d *dialect) t(t time.Time) any { return d.timeArg(t) }
+
+// nt binds a nullable time.
+func (d *dialect) nt(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return d.timeArg(*t)
+}
+
+// scanTime reads a timestamp from either backend: time.Time from pgx or from
+// SQLite's typed columns, or the ISO text Auther (and Better Auth) write.
+type scanTime struct{ dst *time.Time }
+
+func (s scanTime) Scan(v any) error {
+	switch x := v.(type) {
+	case time.Time:
+		*s.dst = x.UTC()
+	case string:
+		return s.parse(x)
+	case []byte:
+		return s.parse(string(x))
+	case int64: // unix milliseconds, as some Better Auth SQLite setups store dates
+		*s.dst = time.UnixMilli(x).UTC()
+	default:
+		return fmt.Errorf("sqlstore: cannot scan timestamp from %T", v)
+	}
+	return nil
+}
+
+func (s scanTime) parse(x string) error {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, x); err == nil {
+			*s.dst = t.UTC()
+			return nil
+		}
+	}
+	return errors.New("sqlstore: unparseable timestamp " + strconv.Quote(x))
+}
+
+// scanNullTime reads a nullable timestamp.
+type scanNullTime struct{ dst **time.Time }
+
+func (s scanNullTime) Scan(v any) error {
+	if v == nil {
+		*s.dst = nil
+		return nil
+	}
+	var t time.Time
+	if err := (scanTime{&t}).Scan(v); err != nil {
+		return err
+	}
+	*s.dst = &t
+	return nil
+}

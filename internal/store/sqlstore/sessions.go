@@ -1,0 +1,124 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/auther/auther/internal/store"
+)
+
+const sessionCols = `s.id, s.token, s.user_id, s.expires_at, s.created_at, s.updated_at, s.ip_address, s.user_agent`
+
+func sessionDest(se *store.Session, ip, ua *sql.NullString) []any {
+	return []any{&se.ID, &se.TokenHash, &se.UserID, scanTime{&se.ExpiresAt}, scanTime{&se.CreatedAt}, scanTime{&se.UpdatedAt}, ip, ua}
+}
+
+func (s *Store) insertSession(ctx context.Context, e execer, se *store.Session) error {
+	_, err := e.ExecContext(ctx, s.d.q(`INSERT INTO session (id, token, user_id, expires_at, created_at, updated_at, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		se.ID, se.TokenHash, se.UserID, s.d.t(se.ExpiresAt), s.d.t(se.CreatedAt), s.d.t(se.UpdatedAt), se.IPAddress, se.UserAgent)
+	return err
+}
+
+// CreateSession implements store.Store.
+func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
+	return s.mapErr(s.insertSession(ctx, s.w, se))
+}
+
+// GetSession implements store.Store: one indexed query, session joined to user.
+func (s *Store) GetSession(ctx context.Context, tokenHash string) (*store.Session, *store.User, error) {
+	var se store.Session
+	var u store.User
+	var ip, ua sql.NullString
+	dest := append(sessionDest(&se, &ip, &ua), userDest(&u)...)
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+sessionCols+`, `+userCols+` FROM session s JOIN "user" u ON u.id = s.user_id WHERE s.token = ?`), tokenHash).Scan(dest...)
+	if err != nil {
+		return nil, nil, s.mapErr(err)
+	}
+	se.IPAddress, se.UserAgent = ip.String, ua.String
+	return &se, &u, nil
+}
+
+// ExtendSession implements store.Store.
+func (s *Store) ExtendSession(ctx context.Context, id string, expiresAt, updatedAt time.Time) error {
+	res, err := s.w.ExecContext(ctx, s.d.q(`UPDATE session SET expires_at = ?, updated_at = ? WHERE id = ?`), s.d.t(expiresAt), s.d.t(updatedAt), id)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	return mustAffect(res)
+}
+
+// ListSessions implements store.Store.
+func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT `+sessionCols+` FROM session s WHERE s.user_id = ? AND s.expires_at > ? ORDER BY s.created_at DESC, s.id DESC`), userID, s.d.t(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		var se store.Session
+		var ip, ua sql.NullString
+		if err := rows.Scan(sessionDest(&se, &ip, &ua)...); err != nil {
+			return nil, err
+		}
+		se.IPAddress, se.UserAgent = ip.String, ua.String
+		out = append(out, se)
+	}
+	return out, rows.Err()
+}
+
+// DeleteSession implements store.Store.
+func (s *Store) DeleteSession(ctx context.Context, userID, tokenHash string) error {
+	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM session WHERE user_id = ? AND token = ?`), userID, tokenHash)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	return mustAffect(res)
+}
+
+// DeleteUserSessions implements store.Store.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID string) (int, error) {
+	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM session WHERE user_id = ? AND id <> ?`), userID, exceptID)
+	if err != nil {
+		return 0, s.mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// CreateVerification implements store.Store.
+func (s *Store) CreateVerification(ctx context.Context, v *store.Verification) error {
+	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO verification (id, identifier, value, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		v.ID, v.Identifier, v.Value, s.d.t(v.ExpiresAt), s.d.t(v.CreatedAt), s.d.t(v.UpdatedAt))
+	return s.mapErr(err)
+}
+
+// TakeVerification implements store.Store. DELETE … RETURNING makes the take
+// atomic: a concurrent second caller finds the row gone.
+func (s *Store) TakeVerification(ctx context.Context, identifier string) (*store.Verification, error) {
+	var v store.Verification
+	err := s.w.QueryRowContext(ctx, s.d.q(`DELETE FROM verification WHERE id = (
+			SELECT id FROM verification WHERE identifier = ? ORDER BY created_at DESC, id DESC LIMIT 1)
+		RETURNING id, identifier, value, expires_at, created_at, updated_at`), identifier).
+		Scan(&v.ID, &v.Identifier, &v.Value, scanTime{&v.ExpiresAt}, scanTime{&v.CreatedAt}, scanTime{&v.UpdatedAt})
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	return &v, nil
+}
+
+// DeleteExpired implements store.Store. Each table is swept in a bounded
+// batch so a large backlog never holds a long write lock.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, int, error) {
+	var counts [2]int
+	for i, table := range []string{"session", "verification"} {
+		res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM `+table+` WHERE id IN (SELECT id FROM `+table+` WHERE expires_at < ? LIMIT ?)`), s.d.t(now), limit)
+		if err != nil {
+			return counts[0], counts[1], err
+		}
+		n, _ := res.RowsAffected()
+		counts[i] = int(n)
+	}
+	return counts[0], counts[1], nil
+}

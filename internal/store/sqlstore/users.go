@@ -1,0 +1,243 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/auther/auther/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+const userCols = `u.id, u.name, u.email, u.email_verified, u.image, u.created_at, u.updated_at`
+
+func userDest(u *store.User) []any {
+	return []any{&u.ID, &u.Name, &u.Email, &u.EmailVerified, &u.Image, scanTime{&u.CreatedAt}, scanTime{&u.UpdatedAt}}
+}
+
+// mapErr turns driver errors into the store's errors.
+func (s *Store) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if what, ok := s.d.uniqueViolation(err); ok {
+		if strings.Contains(what, "email") {
+			return store.ErrEmailTaken
+		}
+		return store.ErrConflict
+	}
+	return err
+}
+
+// tx runs fn in a write transaction.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return s.mapErr(err)
+	}
+	return s.mapErr(tx.Commit())
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (s *Store) insertUser(ctx context.Context, e execer, u *store.User) error {
+	_, err := e.ExecContext(ctx, s.d.q(`INSERT INTO "user" (id, name, email, email_verified, image, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		u.ID, u.Name, u.Email, u.EmailVerified, u.Image, s.d.t(u.CreatedAt), s.d.t(u.UpdatedAt))
+	return err
+}
+
+func (s *Store) insertAccount(ctx context.Context, e execer, a *store.Account) error {
+	_, err := e.ExecContext(ctx, s.d.q(`INSERT INTO account (id, account_id, provider_id, user_id, access_token, refresh_token, id_token,
+		access_token_expires_at, refresh_token_expires_at, scope, password, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		a.ID, a.AccountID, a.ProviderID, a.UserID, a.AccessToken, a.RefreshToken, a.IDToken,
+		s.d.nt(a.AccessTokenExpiresAt), s.d.nt(a.RefreshTokenExpiresAt), a.Scope, a.Password, s.d.t(a.CreatedAt), s.d.t(a.UpdatedAt))
+	return err
+}
+
+// CreateUser implements store.Store.
+func (s *Store) CreateUser(ctx context.Context, u *store.User, a *store.Account, sess *store.Session) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		if a != nil {
+			if err := s.insertAccount(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		if sess != nil {
+			return s.insertSession(ctx, tx, sess)
+		}
+		return nil
+	})
+}
+
+// GetUser implements store.Store.
+func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
+	var u store.User
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+userCols+` FROM "user" u WHERE u.id = ?`), id).Scan(userDest(&u)...)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	return &u, nil
+}
+
+// GetUserByEmail implements store.Store.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (*store.User, error) {
+	var u store.User
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+userCols+` FROM "user" u WHERE u.email = ?`), email).Scan(userDest(&u)...)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	return &u, nil
+}
+
+// GetUserWithCredential implements store.Store.
+func (s *Store) GetUserWithCredential(ctx context.Context, email string) (*store.User, *store.Account, error) {
+	var u store.User
+	var accID, accPassword sql.NullString
+	dest := append(userDest(&u), &accID, &accPassword)
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+userCols+`, a.id, a.password FROM "user" u
+		LEFT JOIN account a ON a.user_id = u.id AND a.provider_id = 'credential'
+		WHERE u.email = ?`), email).Scan(dest...)
+	if err != nil {
+		return nil, nil, s.mapErr(err)
+	}
+	if !accID.Valid {
+		return &u, nil, nil
+	}
+	a := &store.Account{ID: accID.String, AccountID: u.ID, ProviderID: store.ProviderCredential, UserID: u.ID}
+	if accPassword.Valid {
+		a.Password = &accPassword.String
+	}
+	return &u, a, nil
+}
+
+// UpdateUser implements store.Store.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (*store.User, error) {
+	var u store.User
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT `+userCols+` FROM "user" u WHERE u.id = ?`+s.forUpdate()), id).Scan(userDest(&u)...); err != nil {
+			return err
+		}
+		if err := fn(&u); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET name = ?, email = ?, email_verified = ?, image = ?, updated_at = ? WHERE id = ?`),
+			u.Name, u.Email, u.EmailVerified, u.Image, s.d.t(u.UpdatedAt), u.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// forUpdate locks the read row on PostgreSQL; SQLite's single writer with
+// immediate transactions already serialises read-modify-write.
+func (s *Store) forUpdate() string {
+	if s.d == postgresDialect {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// DeleteUser implements store.Store.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM "user" WHERE id = ?`), id)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	return mustAffect(res)
+}
+
+func mustAffect(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// ListUsers implements store.Store.
+func (s *Store) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]store.User, error) {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT `+userCols+` FROM "user" u WHERE u.id > ? ORDER BY u.id LIMIT ?`), opts.After, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		var u store.User
+		if err := rows.Scan(userDest(&u)...); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+const accountCols = `id, account_id, provider_id, user_id, access_token, refresh_token, id_token,
+	access_token_expires_at, refresh_token_expires_at, scope, password, created_at, updated_at`
+
+// ListAccounts implements store.Store.
+func (s *Store) ListAccounts(ctx context.Context, userID string) ([]store.Account, error) {
+	rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT `+accountCols+` FROM account WHERE user_id = ? ORDER BY created_at, id`), userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Account
+	for rows.Next() {
+		var a store.Account
+		if err := rows.Scan(&a.ID, &a.AccountID, &a.ProviderID, &a.UserID, &a.AccessToken, &a.RefreshToken, &a.IDToken,
+			scanNullTime{&a.AccessTokenExpiresAt}, scanNullTime{&a.RefreshTokenExpiresAt}, &a.Scope, &a.Password,
+			scanTime{&a.CreatedAt}, scanTime{&a.UpdatedAt}); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// SetPassword implements store.Store.
+func (s *Store) SetPassword(ctx context.Context, a *store.Account, replace *store.Session) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.q(`UPDATE account SET password = ?, updated_at = ? WHERE user_id = ? AND provider_id = 'credential'`),
+			a.Password, s.d.t(a.UpdatedAt), a.UserID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			if err := s.insertAccount(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		if replace == nil {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM session WHERE user_id = ?`), a.UserID); err != nil {
+			return err
+		}
+		return s.insertSession(ctx, tx, replace)
+	})
+}

@@ -1,0 +1,138 @@
+// Package store defines Auther's persistence contract: the records of Better
+// Auth's data model and one Store interface that every backend implements.
+// Backends live in sub-packages and are held to the same behaviour by the
+// conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns for the same situations.
+var (
+	// ErrNotFound: no row matched.
+	ErrNotFound = errors.New("store: not found")
+	// ErrEmailTaken: a user with that email already exists (unique violation).
+	ErrEmailTaken = errors.New("store: email already in use")
+	// ErrConflict: another unique constraint was violated.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// ProviderCredential is account.provider_id for email and password.
+const ProviderCredential = "credential"
+
+// User is one person. Email is stored lower-cased.
+type User struct {
+	ID            string
+	Name          string
+	Email         string
+	EmailVerified bool
+	Image         *string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Session is a signed-in browser or client. TokenHash is the SHA-256 of the
+// token the client holds; the token itself is never stored.
+type Session struct {
+	ID        string
+	TokenHash string
+	UserID    string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	IPAddress string
+	UserAgent string
+}
+
+// Account is one way a user proves who they are: a password (ProviderID
+// "credential", AccountID = user id) or an external provider.
+type Account struct {
+	ID                    string
+	AccountID             string
+	ProviderID            string
+	UserID                string
+	AccessToken           *string
+	RefreshToken          *string
+	IDToken               *string
+	AccessTokenExpiresAt  *time.Time
+	RefreshTokenExpiresAt *time.Time
+	Scope                 *string
+	Password              *string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+}
+
+// Verification is a short-lived proof (reset token, email code…). It has no
+// foreign key to user on purpose: it can exist before its user does.
+type Verification struct {
+	ID         string
+	Identifier string
+	Value      string
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// ListUsersOptions pages through users in id order (ids sort by creation).
+type ListUsersOptions struct {
+	After string // return users with id > After
+	Limit int    // <= 0 means 100
+}
+
+// Store is everything Auther persists. It grows by methods as features land.
+// Writes that must be atomic together are single methods, run by the backend
+// inside one transaction, so callers never manage transactions.
+type Store interface {
+	// CreateUser inserts u, its first account and, when s is not nil, its
+	// first session, all or nothing. ErrEmailTaken if the email exists.
+	CreateUser(ctx context.Context, u *User, a *Account, s *Session) error
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	// GetUserWithCredential returns the user with that email and its
+	// credential account (nil when the user has no password).
+	GetUserWithCredential(ctx context.Context, email string) (*User, *Account, error)
+	// UpdateUser loads the user, applies fn and saves the result in one
+	// transaction; UpdatedAt is set by the caller inside fn.
+	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
+	// DeleteUser removes the user; sessions and accounts go with it.
+	DeleteUser(ctx context.Context, id string) error
+	ListUsers(ctx context.Context, opts ListUsersOptions) ([]User, error)
+
+	ListAccounts(ctx context.Context, userID string) ([]Account, error)
+	// SetPassword stores a new credential hash for the user, creating the
+	// credential account (a) if the user has none. When replace is not nil,
+	// every session of the user is deleted and replace is inserted, in the
+	// same transaction.
+	SetPassword(ctx context.Context, a *Account, replace *Session) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns the session with that token hash and its user in
+	// one query. Expired sessions are returned too; the caller decides.
+	GetSession(ctx context.Context, tokenHash string) (*Session, *User, error)
+	// ExtendSession moves a session's expiry (sliding refresh).
+	ExtendSession(ctx context.Context, id string, expiresAt, updatedAt time.Time) error
+	// ListSessions returns the user's sessions that expire after now,
+	// newest first.
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// DeleteSession removes one session of the user by token hash.
+	DeleteSession(ctx context.Context, userID, tokenHash string) error
+	// DeleteUserSessions removes all the user's sessions except the one
+	// with id exceptID ("" keeps none) and returns how many went.
+	DeleteUserSessions(ctx context.Context, userID, exceptID string) (int, error)
+
+	CreateVerification(ctx context.Context, v *Verification) error
+	// TakeVerification deletes and returns the verification with that
+	// identifier, atomically: of two concurrent callers exactly one gets it.
+	TakeVerification(ctx context.Context, identifier string) (*Verification, error)
+
+	// DeleteExpired removes up to limit expired sessions and up to limit
+	// expired verifications and reports how many of each went.
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (sessions, verifications int, err error)
+
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
