@@ -81,15 +81,15 @@ func TestSummarizeMergesWorkers(t *testing.T) {
 	if s.P50 != ms(50) || s.P90 != ms(90) || s.P99 != ms(99) || s.Max != ms(100) {
 		t.Errorf("percentiles = %v/%v/%v/%v, want 50/90/99/100ms", s.P50, s.P90, s.P99, s.Max)
 	}
-	if s.Errors != 6 || s.Status[429] != 2 || s.Status[500] != 1 || s.Transport != 1 || s.BadBody != 1 {
-		t.Errorf("errors = %d status=%v transport=%d badBody=%d, want 6, 429×2 500×1, 1, 1",
+	if s.Errors != 6 || s.Status[429] != 3 || s.Status[500] != 1 || s.Transport != 1 || s.BadBody != 1 {
+		t.Errorf("errors = %d status=%v transport=%d badBody=%d, want 6, 429×3 500×1, 1, 1",
 			s.Errors, s.Status, s.Transport, s.BadBody)
 	}
 	if s.FirstErr != "connection reset" {
 		t.Errorf("FirstErr = %q", s.FirstErr)
 	}
 	bd := s.breakdown()
-	for _, want := range []string{"429×2", "500×1", "unexpected-body×1", "transport×1", "connection reset"} {
+	for _, want := range []string{"429×3", "500×1", "unexpected-body×1", "transport×1", "connection reset"} {
 		if !strings.Contains(bd, want) {
 			t.Errorf("breakdown %q lacks %q", bd, want)
 		}

@@ -10,18 +10,18 @@ import (
 
 func TestParseTargetLoopbackOnly(t *testing.T) {
 	allowed := map[string]target{
-		"http://127.0.0.1:3000":           {"http://127.0.0.1:3000", "http://127.0.0.1:3000"},
-		"http://127.0.0.1:3000/":          {"http://127.0.0.1:3000", "http://127.0.0.1:3000"},
-		"http://127.255.255.254":          {"http://127.255.255.254", "http://127.255.255.254"},
-		"http://localhost:8080":           {"http://localhost:8080", "http://localhost:8080"},
-		"http://LocalHost:8080":           {"http://LocalHost:8080", "http://LocalHost:8080"},
-		"https://[::1]:3443":              {"https://[::1]:3443", "https://[::1]:3443"},
-		"http://[::ffff:127.0.0.1]:3000":  {"http://[::ffff:127.0.0.1]:3000", "http://[::ffff:127.0.0.1]:3000"},
-		"http://127.0.0.1:3000/prefix/":   {"http://127.0.0.1:3000/prefix", "http://127.0.0.1:3000"},
-		"http://127.0.0.1:3000/a/b":       {"http://127.0.0.1:3000/a/b", "http://127.0.0.1:3000"},
-		"http://127.1.2.3:9/":             {"http://127.1.2.3:9", "http://127.1.2.3:9"},
-		"http://[0:0:0:0:0:0:0:1]:3000/":  {"http://[0:0:0:0:0:0:0:1]:3000", "http://[0:0:0:0:0:0:0:1]:3000"},
-		"http://localhost":                {"http://localhost", "http://localhost"},
+		"http://127.0.0.1:3000":          {"http://127.0.0.1:3000", "http://127.0.0.1:3000"},
+		"http://127.0.0.1:3000/":         {"http://127.0.0.1:3000", "http://127.0.0.1:3000"},
+		"http://127.255.255.254":         {"http://127.255.255.254", "http://127.255.255.254"},
+		"http://localhost:8080":          {"http://localhost:8080", "http://localhost:8080"},
+		"http://LocalHost:8080":          {"http://LocalHost:8080", "http://LocalHost:8080"},
+		"https://[::1]:3443":             {"https://[::1]:3443", "https://[::1]:3443"},
+		"http://[::ffff:127.0.0.1]:3000": {"http://[::ffff:127.0.0.1]:3000", "http://[::ffff:127.0.0.1]:3000"},
+		"http://127.0.0.1:3000/prefix/":  {"http://127.0.0.1:3000/prefix", "http://127.0.0.1:3000"},
+		"http://127.0.0.1:3000/a/b":      {"http://127.0.0.1:3000/a/b", "http://127.0.0.1:3000"},
+		"http://127.1.2.3:9/":            {"http://127.1.2.3:9", "http://127.1.2.3:9"},
+		"http://[0:0:0:0:0:0:0:1]:3000/": {"http://[0:0:0:0:0:0:0:1]:3000", "http://[0:0:0:0:0:0:0:1]:3000"},
+		"http://localhost":               {"http://localhost", "http://localhost"},
 	}
 	for raw, want := range allowed {
 		got, err := parseTarget(raw)

@@ -1,0 +1,117 @@
+// Package app wires configuration, storage, the identity core and the HTTP
+// API into a runnable server. cmd/auther only parses the command line and
+// calls into here.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/auther/auther/internal/auth"
+	"github.com/auther/auther/internal/clock"
+	"github.com/auther/auther/internal/config"
+	"github.com/auther/auther/internal/password"
+	"github.com/auther/auther/internal/session"
+	"github.com/auther/auther/internal/store/sqlstore"
+)
+
+// NewLogger builds the process logger from the config.
+func NewLogger(c *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// SQLitePath is where the embedded database lives.
+func SQLitePath(c *config.Config) string { return filepath.Join(c.DataDir, "auther.db") }
+
+// OpenStore opens the configured database (without migrating it).
+func OpenStore(ctx context.Context, c *config.Config) (*sqlstore.Store, error) {
+	if c.DatabaseURL != "" {
+		if !c.UsesPostgres() {
+			return nil, fmt.Errorf("database-url must start with postgres:// or postgresql://")
+		}
+		return sqlstore.OpenPostgres(ctx, c.DatabaseURL)
+	}
+	return sqlstore.OpenSQLite(SQLitePath(c))
+}
+
+// DescribeDatabase names the database without credentials, for logs.
+func DescribeDatabase(c *config.Config) string {
+	if c.DatabaseURL == "" {
+		return "sqlite " + SQLitePath(c)
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		return "postgres"
+	}
+	return "postgres " + u.Host + u.Path
+}
+
+// ResolveSecret returns the configured secret or, on the embedded default,
+// one generated once and kept in <data-dir>/secret with mode 0600.
+func ResolveSecret(c *config.Config, log *slog.Logger) (string, error) {
+	if c.Secret != "" {
+		return c.Secret, nil
+	}
+	if c.UsesPostgres() {
+		return "", errors.New("AUTHER_SECRET is required with PostgreSQL (at least 32 bytes): replicas must share it")
+	}
+	path := filepath.Join(c.DataDir, "secret")
+	if b, err := os.ReadFile(path); err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return "", fmt.Errorf("%s holds fewer than 32 bytes", path)
+		}
+		return s, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return "", err
+	}
+	var raw [32]byte
+	rand.Read(raw[:])
+	s := hex.EncodeToString(raw[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	log.Warn("AUTHER_SECRET is not set: generated one and saved it; set AUTHER_SECRET in production", "path", path)
+	return s, nil
+}
+
+// NewAuthService builds the identity core from the config.
+func NewAuthService(c *config.Config, st *sqlstore.Store, hasher *password.Pool, clk clock.Clock) *auth.Service {
+	return &auth.Service{
+		Store: st, Hasher: hasher, Clock: clk,
+		Policy: session.Policy{
+			ExpiresIn: c.SessionExpiresIn, UpdateAge: c.SessionUpdateAge,
+			FreshAge: c.SessionFreshAge, ShortLife: session.DefaultPolicy.ShortLife,
+		},
+		MinPassword: c.PasswordMinLength, MaxPassword: c.PasswordMaxLength,
+		Signup: auth.SignupMode(c.Signup), SignupSecret: c.SignupSecret,
+	}
+}

@@ -1,0 +1,145 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/auther/auther/internal/clock"
+	"github.com/auther/auther/internal/config"
+	"github.com/auther/auther/internal/httpapi"
+	"github.com/auther/auther/internal/metrics"
+	"github.com/auther/auther/internal/migrate"
+	"github.com/auther/auther/internal/password"
+	"github.com/auther/auther/internal/store/sqlstore"
+)
+
+// PrepareSchema checks the database's migration history and applies pending
+// migrations when allowed: always on the embedded SQLite default (the first
+// run must just work), on PostgreSQL only with --migrate. Drift or a database
+// newer than the binary always refuses.
+func PrepareSchema(ctx context.Context, c *config.Config, st *sqlstore.Store, log *slog.Logger) error {
+	m, err := st.Migrator()
+	if err != nil {
+		return err
+	}
+	status, err := m.Status(ctx)
+	if err != nil {
+		return err
+	}
+	err = status.Err()
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, migrate.ErrBehind) {
+		return err
+	}
+	if c.UsesPostgres() && !c.Migrate {
+		return fmt.Errorf("%w; or start with --migrate", err)
+	}
+	applied, err := m.Up(ctx)
+	for _, a := range applied {
+		log.Info("applied migration", "name", a.Name)
+	}
+	return err
+}
+
+// Serve runs the server until ctx ends, then shuts down gracefully:
+// in-flight requests finish (up to 30 s).
+func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Logger) error {
+	st, err := OpenStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := PrepareSchema(ctx, c, st, log); err != nil {
+		return err
+	}
+	secret, err := ResolveSecret(c, log)
+	if err != nil {
+		return err
+	}
+	met := metrics.New()
+	hasher := password.NewPool(c.HashConcurrency)
+	hasher.OnWait = met.ObserveHashWait
+	clk := clock.Real{}
+	svc := NewAuthService(c, st, hasher, clk)
+	api, err := httpapi.New(httpapi.Options{
+		Auth: svc, Store: st, Secret: secret, BaseURL: c.BaseURL, TrustedOrigins: c.TrustedOrigins,
+		CookiePrefix: c.CookiePrefix, RateLimit: c.RateLimit, TrustedProxyHeader: c.TrustedProxyHeader,
+		Metrics: met, Logger: log, Clock: clk,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	go sweep(sweepCtx, st, met, api, c.SweepInterval, log)
+
+	fmt.Fprintf(stdout, "auther listening on http://%s (public URL %s)\nauther database: %s\n", ln.Addr(), c.BaseURL, DescribeDatabase(c))
+	log.Info("serving", "addr", ln.Addr().String(), "base_url", c.BaseURL, "database", DescribeDatabase(c),
+		"hash_concurrency", hasher.Size(), "rate_limit", c.RateLimit, "signup", c.Signup)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// sweep deletes expired sessions and verifications in bounded batches, and
+// forgets idle rate-limit windows.
+func sweep(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, api *httpapi.Server, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		api.SweepLimiter()
+		SweepOnce(ctx, st, met, log)
+	}
+}
+
+// SweepOnce runs batches until no expired rows are left.
+func SweepOnce(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, log *slog.Logger) {
+	const batch = 1000
+	for ctx.Err() == nil {
+		ns, nv, err := st.DeleteExpired(ctx, time.Now().UTC(), batch)
+		if err != nil {
+			log.Warn("sweeping expired rows failed", "err", err)
+			return
+		}
+		met.Swept.WithLabelValues("session").Add(float64(ns))
+		met.Swept.WithLabelValues("verification").Add(float64(nv))
+		if ns < batch && nv < batch {
+			return
+		}
+	}
+}

@@ -1,0 +1,34 @@
+// Package auth is Auther's identity core: sign-up, sign-in, sessions,
+// profile and password changes, over a store.Store. It knows nothing of HTTP;
+// handlers translate its errors by code.
+package auth
+
+// Error is a failure the caller can show: a machine-readable code from Better
+// Auth's vocabulary and a human message.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func newErr(code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// Errors returned by the service.
+var (
+	ErrInvalidCredentials  = newErr("INVALID_EMAIL_OR_PASSWORD", "Invalid email or password")
+	ErrInvalidPassword     = newErr("INVALID_PASSWORD", "Invalid password")
+	ErrInvalidEmail        = newErr("INVALID_EMAIL", "Invalid email")
+	ErrPasswordTooShort    = newErr("PASSWORD_TOO_SHORT", "Password too short")
+	ErrPasswordTooLong     = newErr("PASSWORD_TOO_LONG", "Password too long")
+	ErrUserExists          = newErr("USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.")
+	ErrSignUpDisabled      = newErr("EMAIL_PASSWORD_SIGN_UP_DISABLED", "Email and password sign up is not enabled")
+	ErrSignUpSecret        = newErr("SIGNUP_SECRET_REQUIRED", "Sign-up requires a valid x-internal-signup-secret header")
+	ErrNoCredential        = newErr("CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found")
+	ErrSessionNotFresh     = newErr("SESSION_NOT_FRESH", "Session is not fresh")
+	ErrUserNotFound        = newErr("USER_NOT_FOUND", "User not found")
+	ErrBusy                = newErr("SERVICE_UNAVAILABLE", "Too busy to check passwords right now; try again")
+	ErrNameTooLong         = newErr("VALIDATION_ERROR", "[body.name] Name must be at most 256 characters")
+	ErrImageTooLong        = newErr("VALIDATION_ERROR", "[body.image] Image URL must be at most 2048 characters")
+	ErrEmailCannotBeUpdate = newErr("EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated")
+)

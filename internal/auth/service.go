@@ -1,0 +1,436 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/auther/auther/internal/clock"
+	"github.com/auther/auther/internal/id"
+	"github.com/auther/auther/internal/password"
+	"github.com/auther/auther/internal/session"
+	"github.com/auther/auther/internal/store"
+)
+
+// SignupMode gates sign-up.
+type SignupMode string
+
+const (
+	SignupOpen   SignupMode = "open"
+	SignupClosed SignupMode = "closed"
+	SignupSecret SignupMode = "secret"
+)
+
+// Service implements the identity core.
+type Service struct {
+	Store        store.Store
+	Hasher       *password.Pool
+	Clock        clock.Clock
+	Policy       session.Policy
+	MinPassword  int
+	MaxPassword  int
+	Signup       SignupMode
+	SignupSecret string
+}
+
+// Meta describes the client making a request.
+type Meta struct {
+	IP        string
+	UserAgent string
+}
+
+// Issued is a new session and the token the client must hold.
+type Issued struct {
+	Token   string
+	Session store.Session
+}
+
+func (s *Service) now() time.Time { return s.Clock.Now().UTC().Truncate(time.Millisecond) }
+
+// NormalizeEmail lower-cases and validates an email address.
+func NormalizeEmail(email string) (string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if len(email) > 254 {
+		return "", ErrInvalidEmail
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
+		return "", ErrInvalidEmail
+	}
+	return email, nil
+}
+
+func (s *Service) checkPassword(pw string) error {
+	n := utf8.RuneCountInString(pw)
+	if n < s.MinPassword {
+		return ErrPasswordTooShort
+	}
+	if n > s.MaxPassword {
+		return ErrPasswordTooLong
+	}
+	return nil
+}
+
+func hashErr(err error) error {
+	if errors.Is(err, password.ErrPoolAbandoned) {
+		return ErrBusy
+	}
+	return err
+}
+
+func (s *Service) newSession(userID string, remember bool, m Meta) Issued {
+	now := s.now()
+	life := s.Policy.ExpiresIn
+	if !remember {
+		life = s.Policy.ShortLife
+	}
+	tok := session.NewToken()
+	return Issued{Token: tok, Session: store.Session{
+		ID: id.New(), TokenHash: session.Hash(tok), UserID: userID,
+		ExpiresAt: now.Add(life), CreatedAt: now, UpdatedAt: now,
+		IPAddress: m.IP, UserAgent: truncate(m.UserAgent, 512),
+	}}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// SignUpInput is what sign-up needs.
+type SignUpInput struct {
+	Name       string
+	Email      string
+	Password   string
+	Image      *string
+	RememberMe bool
+	Secret     string // x-internal-signup-secret header
+}
+
+// SignUp creates a user with a credential account and a first session, in
+// one transaction.
+func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) (*store.User, *Issued, error) {
+	switch s.Signup {
+	case SignupClosed:
+		return nil, nil, ErrSignUpDisabled
+	case SignupSecret:
+		if subtle.ConstantTimeCompare([]byte(in.Secret), []byte(s.SignupSecret)) != 1 {
+			return nil, nil, ErrSignUpSecret
+		}
+	}
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkProfile(in.Name, in.Image); err != nil {
+		return nil, nil, err
+	}
+	if err := s.checkPassword(in.Password); err != nil {
+		return nil, nil, err
+	}
+	// Cheap early answer for the common duplicate; the unique index
+	// decides races.
+	if _, err := s.Store.GetUserByEmail(ctx, email); err == nil {
+		return nil, nil, ErrUserExists
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, err
+	}
+	hash, err := s.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, nil, hashErr(err)
+	}
+	now := s.now()
+	u := &store.User{ID: id.New(), Name: in.Name, Email: email, Image: in.Image, CreatedAt: now, UpdatedAt: now}
+	a := &store.Account{ID: id.New(), AccountID: u.ID, ProviderID: store.ProviderCredential, UserID: u.ID,
+		Password: &hash, CreatedAt: now, UpdatedAt: now}
+	iss := s.newSession(u.ID, in.RememberMe, m)
+	if err := s.Store.CreateUser(ctx, u, a, &iss.Session); err != nil {
+		if errors.Is(err, store.ErrEmailTaken) {
+			return nil, nil, ErrUserExists
+		}
+		return nil, nil, err
+	}
+	return u, &iss, nil
+}
+
+func checkProfile(name string, image *string) error {
+	if utf8.RuneCountInString(name) > 256 {
+		return ErrNameTooLong
+	}
+	if image != nil && len(*image) > 2048 {
+		return ErrImageTooLong
+	}
+	return nil
+}
+
+// SignIn checks an email and password and opens a session. An unknown email
+// costs the same hashing work as a wrong password, so timing does not reveal
+// which emails have accounts.
+func (s *Service) SignIn(ctx context.Context, email, pw string, remember bool, m Meta) (*store.User, *Issued, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		// Better Auth answers a malformed email with INVALID_EMAIL; it
+		// reveals nothing about accounts.
+		return nil, nil, err
+	}
+	if utf8.RuneCountInString(pw) > s.MaxPassword {
+		// Never hash unbounded input; the answer is the generic one.
+		return nil, nil, ErrInvalidCredentials
+	}
+	u, acc, err := s.Store.GetUserWithCredential(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, err
+	}
+	if u == nil || acc == nil || acc.Password == nil {
+		if err := s.Hasher.VerifyDummy(ctx, pw); err != nil {
+			return nil, nil, hashErr(err)
+		}
+		return nil, nil, ErrInvalidCredentials
+	}
+	ok, err := s.Hasher.Verify(ctx, *acc.Password, pw)
+	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+		return nil, nil, hashErr(err)
+	}
+	if !ok {
+		return nil, nil, ErrInvalidCredentials
+	}
+	iss := s.newSession(u.ID, remember, m)
+	if err := s.Store.CreateSession(ctx, &iss.Session); err != nil {
+		return nil, nil, err
+	}
+	return u, &iss, nil
+}
+
+// Current is an authenticated request's session.
+type Current struct {
+	Session   store.Session
+	User      store.User
+	Token     string // the raw token the client presented
+	Refreshed bool   // expiry was extended: re-issue the cookie
+}
+
+// ErrNoSession: the token is unknown, expired or revoked.
+var ErrNoSession = newErr("UNAUTHORIZED", "Unauthorized")
+
+// Authenticate resolves a session token in one query, deleting it if it has
+// expired and extending it when due (unless refresh is false, as for
+// "don't remember me" sessions).
+func (s *Service) Authenticate(ctx context.Context, token string, refresh bool) (*Current, error) {
+	if token == "" {
+		return nil, ErrNoSession
+	}
+	se, u, err := s.Store.GetSession(ctx, session.Hash(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if !se.ExpiresAt.After(now) {
+		// Best effort: the sweeper removes it anyway.
+		_ = s.Store.DeleteSession(ctx, se.UserID, se.TokenHash)
+		return nil, ErrNoSession
+	}
+	c := &Current{Session: *se, User: *u, Token: token}
+	if refresh && s.Policy.NeedsRefresh(se.ExpiresAt, now) {
+		exp := now.Add(s.Policy.ExpiresIn)
+		if err := s.Store.ExtendSession(ctx, se.ID, exp, now); err == nil {
+			c.Session.ExpiresAt, c.Session.UpdatedAt, c.Refreshed = exp, now, true
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// RequireFresh refuses sessions older than the fresh age.
+func (s *Service) RequireFresh(c *Current) error {
+	if !s.Policy.Fresh(c.Session.CreatedAt, s.now()) {
+		return ErrSessionNotFresh
+	}
+	return nil
+}
+
+// SignOut deletes the current session.
+func (s *Service) SignOut(ctx context.Context, c *Current) error {
+	err := s.Store.DeleteSession(ctx, c.User.ID, c.Session.TokenHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// ListSessions returns the user's live sessions.
+func (s *Service) ListSessions(ctx context.Context, c *Current) ([]store.Session, error) {
+	return s.Store.ListSessions(ctx, c.User.ID, s.now())
+}
+
+// RevokeSession deletes one of the user's sessions. token may be the raw
+// token or the stored hash that list-sessions shows; either only ever
+// matches the caller's own sessions.
+func (s *Service) RevokeSession(ctx context.Context, c *Current, token string) error {
+	err := s.Store.DeleteSession(ctx, c.User.ID, session.Hash(token))
+	if errors.Is(err, store.ErrNotFound) {
+		err = s.Store.DeleteSession(ctx, c.User.ID, token)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // already gone: revoking is idempotent
+	}
+	return err
+}
+
+// RevokeSessions deletes all the user's sessions, the current one included.
+func (s *Service) RevokeSessions(ctx context.Context, c *Current) error {
+	_, err := s.Store.DeleteUserSessions(ctx, c.User.ID, "")
+	return err
+}
+
+// RevokeOtherSessions deletes all but the current session.
+func (s *Service) RevokeOtherSessions(ctx context.Context, c *Current) error {
+	_, err := s.Store.DeleteUserSessions(ctx, c.User.ID, c.Session.ID)
+	return err
+}
+
+// ProfileUpdate lists the fields to change; nil means unchanged. SetImage
+// with Image nil clears the image.
+type ProfileUpdate struct {
+	Name     *string
+	SetImage bool
+	Image    *string
+}
+
+// UpdateUser changes the user's profile.
+func (s *Service) UpdateUser(ctx context.Context, c *Current, p ProfileUpdate) (*store.User, error) {
+	name := c.User.Name
+	if p.Name != nil {
+		name = *p.Name
+	}
+	if err := checkProfile(name, p.Image); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateUser(ctx, c.User.ID, func(u *store.User) error {
+		if p.Name != nil {
+			u.Name = *p.Name
+		}
+		if p.SetImage {
+			u.Image = p.Image
+		}
+		u.UpdatedAt = s.now()
+		return nil
+	})
+}
+
+// ChangePassword replaces the user's password after checking the current
+// one. With revokeOthers every session is replaced by a new one, returned.
+func (s *Service) ChangePassword(ctx context.Context, c *Current, current, next string, revokeOthers bool, m Meta) (*Issued, error) {
+	if err := s.checkPassword(next); err != nil {
+		return nil, err
+	}
+	if err := s.verifyUserPassword(ctx, c.User, current); err != nil {
+		return nil, err
+	}
+	hash, err := s.Hasher.Hash(ctx, next)
+	if err != nil {
+		return nil, hashErr(err)
+	}
+	now := s.now()
+	a := &store.Account{ID: id.New(), AccountID: c.User.ID, ProviderID: store.ProviderCredential, UserID: c.User.ID,
+		Password: &hash, CreatedAt: now, UpdatedAt: now}
+	var iss *Issued
+	if revokeOthers {
+		n := s.newSession(c.User.ID, true, m)
+		iss = &n
+	}
+	var replace *store.Session
+	if iss != nil {
+		replace = &iss.Session
+	}
+	return iss, s.Store.SetPassword(ctx, a, replace)
+}
+
+func (s *Service) verifyUserPassword(ctx context.Context, u store.User, pw string) error {
+	_, acc, err := s.Store.GetUserWithCredential(ctx, u.Email)
+	if err != nil {
+		return err
+	}
+	if acc == nil || acc.Password == nil {
+		return ErrNoCredential
+	}
+	if utf8.RuneCountInString(pw) > s.MaxPassword {
+		return ErrInvalidPassword
+	}
+	ok, err := s.Hasher.Verify(ctx, *acc.Password, pw)
+	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+		return hashErr(err)
+	}
+	if !ok {
+		return ErrInvalidPassword
+	}
+	return nil
+}
+
+// DeleteUser deletes the signed-in user after re-checking the password (or,
+// for users without one, requiring a fresh session). Sessions and accounts
+// go with the user.
+func (s *Service) DeleteUser(ctx context.Context, c *Current, pw *string) error {
+	if pw != nil {
+		if err := s.verifyUserPassword(ctx, c.User, *pw); err != nil {
+			return err
+		}
+	} else {
+		_, acc, err := s.Store.GetUserWithCredential(ctx, c.User.Email)
+		if err != nil {
+			return err
+		}
+		if acc != nil && acc.Password != nil {
+			return ErrInvalidPassword
+		}
+		if err := s.RequireFresh(c); err != nil {
+			return err
+		}
+	}
+	err := s.Store.DeleteUser(ctx, c.User.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUserNotFound
+	}
+	return err
+}
+
+// CreateUser makes a user with a password outside any request (the CLI's
+// bootstrap path); it ignores the sign-up mode.
+func (s *Service) CreateUser(ctx context.Context, name, email, pw string, verified bool) (*store.User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPassword(pw); err != nil {
+		return nil, err
+	}
+	if err := checkProfile(name, nil); err != nil {
+		return nil, err
+	}
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, hashErr(err)
+	}
+	now := s.now()
+	u := &store.User{ID: id.New(), Name: name, Email: email, EmailVerified: verified, CreatedAt: now, UpdatedAt: now}
+	a := &store.Account{ID: id.New(), AccountID: u.ID, ProviderID: store.ProviderCredential, UserID: u.ID, Password: &hash, CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateUser(ctx, u, a, nil); err != nil {
+		if errors.Is(err, store.ErrEmailTaken) {
+			return nil, ErrUserExists
+		}
+		return nil, err
+	}
+	return u, nil
+}

@@ -1,0 +1,271 @@
+// Package config resolves Auther's settings from, in falling order of
+// precedence, command-line flags, AUTHER_* environment variables, an optional
+// YAML config file, and defaults. Every key is declared once, in Keys, which
+// also feeds the flags and the README's table (a test keeps them in step).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the resolved configuration.
+type Config struct {
+	Addr               string
+	DataDir            string
+	DatabaseURL        string
+	Secret             string
+	BaseURL            string
+	TrustedOrigins     []string
+	Signup             string // open | closed | secret
+	SignupSecret       string
+	CookiePrefix       string
+	SessionExpiresIn   time.Duration
+	SessionUpdateAge   time.Duration
+	SessionFreshAge    time.Duration
+	PasswordMinLength  int
+	PasswordMaxLength  int
+	HashConcurrency    int
+	RateLimit          bool
+	TrustedProxyHeader string
+	SweepInterval      time.Duration
+	LogLevel           string
+	LogFormat          string
+	Migrate            bool
+}
+
+// Key is one setting.
+type Key struct {
+	Name    string // flag name and config-file key
+	Default string
+	Help    string
+	set     func(c *Config, v string) error
+}
+
+// Env is the environment variable for the key.
+func (k Key) Env() string { return "AUTHER_" + strings.ToUpper(strings.ReplaceAll(k.Name, "-", "_")) }
+
+func str(dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *dst(c) = v; return nil }
+}
+
+func dur(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration like 168h or 30m: %q", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func integer(dst func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", v)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
+func boolean(dst func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		switch strings.ToLower(v) {
+		case "true", "1", "on", "yes":
+			*dst(c) = true
+		case "false", "0", "off", "no":
+			*dst(c) = false
+		default:
+			return fmt.Errorf("not on/off: %q", v)
+		}
+		return nil
+	}
+}
+
+// Keys lists every setting.
+var Keys = []Key{
+	{"addr", "127.0.0.1:3000", "Address to listen on.", str(func(c *Config) *string { return &c.Addr })},
+	{"data-dir", "./auther-data", "Folder for the embedded SQLite database and the generated secret.", str(func(c *Config) *string { return &c.DataDir })},
+	{"database-url", "", "A postgres:// URL switches storage to PostgreSQL; empty means embedded SQLite in the data dir.", str(func(c *Config) *string { return &c.DatabaseURL })},
+	{"secret", "", "At least 32 bytes; signs session cookies. Generated once into the data dir on SQLite when unset; required with PostgreSQL.", str(func(c *Config) *string { return &c.Secret })},
+	{"base-url", "", "Public URL of this server; its origin is trusted. Default: http://<addr>.", str(func(c *Config) *string { return &c.BaseURL })},
+	{"trusted-origins", "", "Comma-separated extra origins allowed to make state-changing requests and to be redirect targets (https://*.example.com allowed).", func(c *Config, v string) error {
+		c.TrustedOrigins = splitList(v)
+		return nil
+	}},
+	{"signup", "open", "open, closed, or secret (sign-up only with header x-internal-signup-secret equal to signup-secret).", func(c *Config, v string) error {
+		switch v {
+		case "open", "closed", "secret":
+			c.Signup = v
+			return nil
+		}
+		return fmt.Errorf("must be open, closed or secret, not %q", v)
+	}},
+	{"signup-secret", "", "Shared secret for signup=secret.", str(func(c *Config) *string { return &c.SignupSecret })},
+	{"cookie-prefix", "auther", "Cookie names are <prefix>.session_token etc. (with __Secure- when secure).", str(func(c *Config) *string { return &c.CookiePrefix })},
+	{"session-expires-in", "168h", "Session lifetime (sliding).", dur(func(c *Config) *time.Duration { return &c.SessionExpiresIn })},
+	{"session-update-age", "24h", "A session is extended when it was last extended longer ago than this.", dur(func(c *Config) *time.Duration { return &c.SessionUpdateAge })},
+	{"session-fresh-age", "24h", "Sensitive actions (list sessions, delete without password) need a session younger than this; 0 disables the check.", dur(func(c *Config) *time.Duration { return &c.SessionFreshAge })},
+	{"password-min-length", "8", "Shortest accepted password.", integer(func(c *Config) *int { return &c.PasswordMinLength })},
+	{"password-max-length", "128", "Longest accepted password.", integer(func(c *Config) *int { return &c.PasswordMaxLength })},
+	{"hash-concurrency", "0", "Password hashes computed at once (each takes ~32 MiB); 0 means one per CPU.", integer(func(c *Config) *int { return &c.HashConcurrency })},
+	{"rate-limit", "on", "Per-IP rate limiting with Better Auth's rules (on/off).", boolean(func(c *Config) *bool { return &c.RateLimit })},
+	{"trusted-proxy-header", "", "Header a trusted reverse proxy sets to the client IP (e.g. X-Forwarded-For; its right-most address is used). Empty: the TCP peer.", str(func(c *Config) *string { return &c.TrustedProxyHeader })},
+	{"sweep-interval", "10m", "How often expired sessions and verifications are deleted.", dur(func(c *Config) *time.Duration { return &c.SweepInterval })},
+	{"log-level", "info", "debug, info, warn or error.", str(func(c *Config) *string { return &c.LogLevel })},
+	{"log-format", "text", "text or json.", str(func(c *Config) *string { return &c.LogFormat })},
+	{"migrate", "false", "serve: apply pending migrations before starting (always done on the embedded SQLite default).", boolean(func(c *Config) *bool { return &c.Migrate })},
+}
+
+// ConfigFileEnv names the variable that points at the YAML config file.
+const ConfigFileEnv = "AUTHER_CONFIG"
+
+// RegisterFlags adds a string flag per key, plus --config.
+func RegisterFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML config file (keys as the flag names); env "+ConfigFileEnv)
+	for _, k := range Keys {
+		fs.String(k.Name, k.Default, k.Help+" (env "+k.Env()+")")
+	}
+}
+
+// Load resolves the configuration. fs may be nil (no flags).
+func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	values := map[string]string{}
+	for _, k := range Keys {
+		values[k.Name] = k.Default
+	}
+	path := getenv(ConfigFileEnv)
+	if fs != nil {
+		if f := fs.Lookup("config"); f != nil && f.Changed {
+			path = f.Value.String()
+		}
+	}
+	if path != "" {
+		file, err := readFile(path)
+		if err != nil {
+			return nil, err
+		}
+		for name, v := range file {
+			values[name] = v
+		}
+	}
+	for _, k := range Keys {
+		if v, ok := lookupEnv(getenv, k.Env()); ok {
+			values[k.Name] = v
+		}
+		if fs != nil {
+			if f := fs.Lookup(k.Name); f != nil && f.Changed {
+				values[k.Name] = f.Value.String()
+			}
+		}
+	}
+	c := &Config{}
+	for _, k := range Keys {
+		if err := k.set(c, values[k.Name]); err != nil {
+			return nil, fmt.Errorf("config %s (%s): %w", k.Name, k.Env(), err)
+		}
+	}
+	return c, c.validate()
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func readFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	known := map[string]bool{}
+	for _, k := range Keys {
+		known[k.Name] = true
+	}
+	out := map[string]string{}
+	for name, v := range raw {
+		if !known[name] {
+			return nil, fmt.Errorf("config file %s: unknown key %q", path, name)
+		}
+		switch x := v.(type) {
+		case []any:
+			var parts []string
+			for _, p := range x {
+				parts = append(parts, fmt.Sprint(p))
+			}
+			out[name] = strings.Join(parts, ",")
+		case nil:
+			out[name] = ""
+		default:
+			out[name] = fmt.Sprint(x)
+		}
+	}
+	return out, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, strings.TrimRight(p, "/"))
+		}
+	}
+	return out
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Addr
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("base-url %q must be an absolute http(s) URL", c.BaseURL))
+	}
+	if c.Secret != "" && len(c.Secret) < 32 {
+		errs = append(errs, errors.New("secret must be at least 32 bytes"))
+	}
+	if c.Signup == "secret" && len(c.SignupSecret) < 16 {
+		errs = append(errs, errors.New("signup=secret needs signup-secret of at least 16 bytes"))
+	}
+	if c.PasswordMinLength < 1 || c.PasswordMaxLength < c.PasswordMinLength || c.PasswordMaxLength > 1024 {
+		errs = append(errs, errors.New("password lengths must satisfy 1 <= min <= max <= 1024"))
+	}
+	if c.SessionExpiresIn <= 0 || c.SessionUpdateAge < 0 || c.SessionFreshAge < 0 {
+		errs = append(errs, errors.New("session durations must be positive"))
+	}
+	if c.SweepInterval <= 0 {
+		errs = append(errs, errors.New("sweep-interval must be positive"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log-format must be text or json, not %q", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// UsesPostgres reports whether DatabaseURL selects PostgreSQL.
+func (c *Config) UsesPostgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}

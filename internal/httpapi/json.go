@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/auther/auther/internal/store"
+)
+
+// apiError is the JSON error body: {code, message}.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Code }
+
+func errorf(status int, code, msg string) *apiError {
+	return &apiError{Status: status, Code: code, Message: msg}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":"INTERNAL_SERVER_ERROR","message":"Internal server error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) { writeJSON(w, e.Status, e) }
+
+const maxBody = 1 << 20
+
+// decode reads a JSON object body into dst. An empty body counts as {} so
+// endpoints without parameters accept clients that send nothing.
+func decode(r *http.Request, dst any) *apiError {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "Request body is larger than 1 MiB")
+		}
+		return errorf(http.StatusBadRequest, "INVALID_BODY", "Could not read the request body")
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		return errorf(http.StatusBadRequest, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
+	}
+	if body[0] != '{' {
+		return errorf(http.StatusBadRequest, "BODY_MUST_BE_AN_OBJECT", "Body must be a JSON object")
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return errorf(http.StatusBadRequest, "VALIDATION_ERROR", "[body."+te.Field+"] Expected "+jsonType(te.Type.Kind().String())+", received "+te.Value)
+		}
+		return errorf(http.StatusBadRequest, "VALIDATION_ERROR", "Invalid JSON body")
+	}
+	return nil
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "ptr":
+		return "value"
+	}
+	return kind
+}
+
+// required reports a missing field the way Better Auth's validator does.
+func required(field string) *apiError {
+	return errorf(http.StatusBadRequest, "VALIDATION_ERROR", "[body."+field+"] Invalid input: expected string, received undefined")
+}
+
+// isoTime marshals like JavaScript's Date.toISOString, as Better Auth does.
+type isoTime time.Time
+
+func (t isoTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
+}
+
+type userJSON struct {
+	ID            string  `json:"id"`
+	Name          string  `json:"name"`
+	Email         string  `json:"email"`
+	EmailVerified bool    `json:"emailVerified"`
+	Image         *string `json:"image"`
+	CreatedAt     isoTime `json:"createdAt"`
+	UpdatedAt     isoTime `json:"updatedAt"`
+}
+
+func toUser(u *store.User) userJSON {
+	return userJSON{u.ID, u.Name, u.Email, u.EmailVerified, u.Image, isoTime(u.CreatedAt), isoTime(u.UpdatedAt)}
+}
+
+type sessionJSON struct {
+	ID        string  `json:"id"`
+	ExpiresAt isoTime `json:"expiresAt"`
+	Token     string  `json:"token"`
+	CreatedAt isoTime `json:"createdAt"`
+	UpdatedAt isoTime `json:"updatedAt"`
+	IPAddress string  `json:"ipAddress"`
+	UserAgent string  `json:"userAgent"`
+	UserID    string  `json:"userId"`
+}
+
+// toSession renders a session. token is what the client may see: the raw
+// token for the caller's own current session, else the stored hash (which
+// revoke-session accepts but which cannot be used to authenticate).
+func toSession(s *store.Session, token string) sessionJSON {
+	return sessionJSON{s.ID, isoTime(s.ExpiresAt), token, isoTime(s.CreatedAt), isoTime(s.UpdatedAt), s.IPAddress, s.UserAgent, s.UserID}
+}

@@ -1,0 +1,240 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auther/auther/internal/ratelimit"
+)
+
+type ctxKey int
+
+const ipKey ctxKey = 0
+
+// clientIP is the address recorded on sessions and used for rate limiting:
+// the right-most valid address in the trusted proxy's header (the one the
+// proxy itself appended), else the TCP peer.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.ipHeader != "" {
+		parts := strings.Split(r.Header.Get(s.ipHeader), ",")
+		for i := len(parts) - 1; i >= 0; i-- {
+			if a, err := netip.ParseAddr(strings.TrimSpace(parts[i])); err == nil {
+				return a.Unmap().String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.Unmap().String()
+	}
+	return host
+}
+
+func ipFrom(r *http.Request) string {
+	ip, _ := r.Context().Value(ipKey).(string)
+	return ip
+}
+
+// rateKey groups IPv6 clients by /64, as one host usually owns the prefix.
+func rateKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err == nil && a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return ip
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = 200
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// observe records metrics and logs, recovers panics, and stores the client IP.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		ip := s.clientIP(r)
+		r = r.WithContext(context.WithValue(r.Context(), ipKey, ip))
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic serving request", "path", r.URL.Path, "panic", p)
+				if sw.status == 0 {
+					writeError(sw, errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error"))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			d := time.Since(start)
+			s.metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+			s.metrics.Latency.WithLabelValues(route).Observe(d.Seconds())
+			level := s.log.Debug
+			if sw.status >= 500 {
+				level = s.log.Error
+			}
+			level("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", float64(d.Microseconds())/1000, "ip", ip)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// apiGuards applies, to /api/auth only: security headers, CORS for trusted
+// origins, the Origin check on state-changing requests, and rate limits.
+func (s *Server) apiGuards(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, ok := strings.CutPrefix(r.URL.Path, "/api/auth")
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		origin := r.Header.Get("Origin")
+		if origin != "" && s.origins.trusted(origin) {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Expose-Headers", "set-auth-token")
+			h.Add("Vary", "Origin")
+		}
+		if r.Method == http.MethodOptions {
+			if h.Get("Access-Control-Allow-Origin") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, x-internal-signup-secret")
+				h.Set("Access-Control-Max-Age", "86400")
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if e := s.checkOrigin(r, path); e != nil {
+			writeError(w, e)
+			return
+		}
+		if s.limiter != nil {
+			ok, retry := s.limiter.Allow(rateKey(ipFrom(r))+"|"+path, ratelimit.RuleFor(path))
+			if !ok {
+				secs := strconv.Itoa(int((retry + time.Second - 1) / time.Second))
+				h.Set("Retry-After", secs)
+				h.Set("X-Retry-After", secs) // Better Auth's header
+				s.metrics.RateHits.WithLabelValues(path).Inc()
+				writeError(w, errorf(http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Too many requests. Please try again later."))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkOrigin is Auther's CSRF defence for state-changing requests. A
+// request whose Origin is present must come from a trusted origin. A request
+// that carries cookies (and so could ride a browser session) must say where
+// it comes from, by Origin or Referer. Sign-in and sign-up also refuse
+// cross-site top-level form posts (login CSRF), as Better Auth does.
+func (s *Server) checkOrigin(r *http.Request, path string) *apiError {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if strings.HasPrefix(path, "/sign-in") || strings.HasPrefix(path, "/sign-up") {
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" && r.Header.Get("Sec-Fetch-Mode") == "navigate" {
+			return errorf(http.StatusForbidden, "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED", "Cross-site navigation login blocked")
+		}
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		if r.Header.Get("Cookie") == "" && origin == "" {
+			return nil // not a browser riding a session: curl, servers, Bearer clients
+		}
+		if ref := r.Header.Get("Referer"); ref != "" && s.origins.trusted(originOf(ref)) {
+			return nil
+		}
+		return errorf(http.StatusForbidden, "MISSING_OR_NULL_ORIGIN", "Missing or null Origin")
+	}
+	if !s.origins.trusted(origin) {
+		return errorf(http.StatusForbidden, "INVALID_ORIGIN", "Invalid origin")
+	}
+	return nil
+}
+
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// origins matches request origins against the base URL's origin and the
+// configured list; "https://*.example.com" matches any subdomain.
+type origins struct {
+	exact    map[string]bool
+	suffixes []struct{ scheme, suffix string }
+}
+
+func newOrigins(base *url.URL, extra []string) *origins {
+	o := &origins{exact: map[string]bool{strings.ToLower(base.Scheme + "://" + base.Host): true}}
+	for _, e := range extra {
+		e = strings.ToLower(strings.TrimRight(e, "/"))
+		if scheme, rest, ok := strings.Cut(e, "://*."); ok {
+			o.suffixes = append(o.suffixes, struct{ scheme, suffix string }{scheme, "." + rest})
+			continue
+		}
+		o.exact[e] = true
+	}
+	return o
+}
+
+func (o *origins) trusted(origin string) bool {
+	origin = strings.ToLower(origin)
+	if o.exact[origin] {
+		return true
+	}
+	for _, s := range o.suffixes {
+		if host, ok := strings.CutPrefix(origin, s.scheme+"://"); ok && strings.HasSuffix(host, s.suffix) && len(host) > len(s.suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// safeCallback accepts relative paths and absolute URLs on trusted origins,
+// so no endpoint can be made into an open redirect.
+func (s *Server) safeCallback(raw string) bool {
+	if raw == "" {
+		return true
+	}
+	if strings.HasPrefix(raw, "/") {
+		return !strings.HasPrefix(raw, "//") && !strings.HasPrefix(raw, "/\\") && !strings.ContainsAny(raw, "\r\n")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+		return false
+	}
+	return s.origins.trusted(u.Scheme + "://" + u.Host)
+}

@@ -1,0 +1,141 @@
+// Package httpapi serves Auther's JSON API under /api/auth with Better Auth's
+// paths and shapes, plus /healthz, /readyz and /metrics. Handlers are thin:
+// they decode, call the auth service, and encode.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/auther/auther/internal/auth"
+	"github.com/auther/auther/internal/clock"
+	"github.com/auther/auther/internal/metrics"
+	"github.com/auther/auther/internal/ratelimit"
+	"github.com/auther/auther/internal/session"
+	"github.com/auther/auther/internal/store"
+)
+
+// Options configure the HTTP API.
+type Options struct {
+	Auth               *auth.Service
+	Store              store.Store
+	Secret             string
+	BaseURL            string
+	TrustedOrigins     []string
+	CookiePrefix       string
+	RateLimit          bool
+	TrustedProxyHeader string
+	Metrics            *metrics.Metrics
+	Logger             *slog.Logger
+	Clock              clock.Clock
+	// HashWait bounds how long a request waits for a password-hashing
+	// slot before giving up with 503 (default 10 s).
+	HashWait time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	auth     *auth.Service
+	store    store.Store
+	signer   session.Signer
+	cookies  cookies
+	origins  *origins
+	limiter  *ratelimit.Limiter
+	ipHeader string
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+	hashWait time.Duration
+	handler  http.Handler
+}
+
+// New builds the API.
+func New(o Options) (*Server, error) {
+	base, err := url.Parse(o.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.HashWait == 0 {
+		o.HashWait = 10 * time.Second
+	}
+	s := &Server{
+		auth: o.Auth, store: o.Store, signer: session.NewSigner(o.Secret),
+		cookies: newCookies(o.CookiePrefix, base), origins: newOrigins(base, o.TrustedOrigins),
+		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger, hashWait: o.HashWait,
+	}
+	if o.RateLimit {
+		s.limiter = ratelimit.New(o.Clock)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// SweepLimiter forgets idle rate-limit windows; call it periodically.
+func (s *Server) SweepLimiter() {
+	if s.limiter != nil {
+		s.limiter.Sweep(2 * time.Minute)
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := func(method, path string, h http.HandlerFunc) {
+		mux.Handle("/api/auth"+path, s.only(method, h))
+	}
+	api("POST", "/sign-up/email", s.signUpEmail)
+	api("POST", "/sign-in/email", s.signInEmail)
+	api("POST", "/sign-out", s.withSession(s.signOut))
+	api("GET", "/get-session", s.getSession)
+	api("GET", "/list-sessions", s.withSession(s.listSessions))
+	api("POST", "/revoke-session", s.withSession(s.revokeSession))
+	api("POST", "/revoke-sessions", s.withSession(s.revokeSessions))
+	api("POST", "/revoke-other-sessions", s.withSession(s.revokeOtherSessions))
+	api("POST", "/update-user", s.withSession(s.updateUser))
+	api("POST", "/change-password", s.withSession(s.changePassword))
+	api("POST", "/delete-user", s.withSession(s.deleteUser))
+	api("GET", "/ok", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]bool{"ok": true}) })
+	mux.HandleFunc("/api/auth/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(http.StatusNotFound, "NOT_FOUND", "No such endpoint"))
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	return s.observe(s.apiGuards(mux))
+}
+
+// only answers other methods with a JSON 405 (the mux's own is plain text).
+func (s *Server) only(method string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && !(method == "GET" && r.Method == "HEAD") {
+			w.Header().Set("Allow", method)
+			writeError(w, errorf(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "Use "+method+" for this endpoint"))
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	writeJSON(w, 200, map[string]string{"status": "ok"})
+}
