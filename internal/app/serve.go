@@ -67,6 +67,7 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	met := metrics.New()
 	hasher := password.NewPool(c.HashConcurrency)
 	hasher.OnWait = met.ObserveHashWait
+	hasher.MaxWait = 10 * time.Second
 	clk := clock.Real{}
 	svc := NewAuthService(c, st, hasher, clk)
 	api, err := httpapi.New(httpapi.Options{

@@ -50,12 +50,6 @@ func meta(r *http.Request) auth.Meta {
 	return auth.Meta{IP: ipFrom(r), UserAgent: r.UserAgent()}
 }
 
-// hashCtx bounds the wait for a password-hashing slot; a request that waits
-// longer (or whose client leaves) gets 503 instead of piling up.
-func (s *Server) hashCtx(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), s.hashWait)
-}
-
 // issue sets the session cookie for a new or extended session.
 func (s *Server) issue(w http.ResponseWriter, token string, remember bool) {
 	s.cookies.setSession(w, s.signer.Sign(token), s.auth.Policy.ExpiresIn, remember, s.signer.Sign("true"))
@@ -98,10 +92,8 @@ func (s *Server) signUpEmail(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusForbidden, "INVALID_CALLBACK_URL", "Invalid callbackURL"))
 		return
 	}
-	ctx, cancel := s.hashCtx(r)
-	defer cancel()
 	remember := boolOr(req.RememberMe, true)
-	u, iss, err := s.auth.SignUp(ctx, auth.SignUpInput{
+	u, iss, err := s.auth.SignUp(r.Context(), auth.SignUpInput{
 		Name: *req.Name, Email: *req.Email, Password: *req.Password, Image: req.Image,
 		RememberMe: remember, Secret: r.Header.Get("x-internal-signup-secret"),
 	}, meta(r))
@@ -138,10 +130,8 @@ func (s *Server) signInEmail(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusForbidden, "INVALID_CALLBACK_URL", "Invalid callbackURL"))
 		return
 	}
-	ctx, cancel := s.hashCtx(r)
-	defer cancel()
 	remember := boolOr(req.RememberMe, true)
-	u, iss, err := s.auth.SignIn(ctx, *req.Email, *req.Password, remember, meta(r))
+	u, iss, err := s.auth.SignIn(r.Context(), *req.Email, *req.Password, remember, meta(r))
 	if err != nil {
 		if errors.Is(err, auth.ErrInvalidCredentials) {
 			s.log.Info("sign-in failed", "ip", ipFrom(r))
@@ -370,9 +360,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *auth.
 		writeError(w, required("currentPassword"))
 		return
 	}
-	ctx, cancel := s.hashCtx(r)
-	defer cancel()
-	iss, err := s.auth.ChangePassword(ctx, c, *req.CurrentPassword, *req.NewPassword, req.RevokeOtherSessions, meta(r))
+	iss, err := s.auth.ChangePassword(r.Context(), c, *req.CurrentPassword, *req.NewPassword, req.RevokeOtherSessions, meta(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -399,9 +387,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *auth.Curr
 		writeError(w, errorf(http.StatusForbidden, "INVALID_CALLBACK_URL", "Invalid callbackURL"))
 		return
 	}
-	ctx, cancel := s.hashCtx(r)
-	defer cancel()
-	if err := s.auth.DeleteUser(ctx, c, req.Password); err != nil {
+	if err := s.auth.DeleteUser(r.Context(), c, req.Password); err != nil {
 		s.fail(w, r, err)
 		return
 	}

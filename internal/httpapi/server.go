@@ -31,9 +31,6 @@ type Options struct {
 	Metrics            *metrics.Metrics
 	Logger             *slog.Logger
 	Clock              clock.Clock
-	// HashWait bounds how long a request waits for a password-hashing
-	// slot before giving up with 503 (default 10 s).
-	HashWait time.Duration
 }
 
 // Server is the HTTP API.
@@ -47,7 +44,6 @@ type Server struct {
 	ipHeader string
 	metrics  *metrics.Metrics
 	log      *slog.Logger
-	hashWait time.Duration
 	handler  http.Handler
 }
 
@@ -66,13 +62,10 @@ func New(o Options) (*Server, error) {
 	if o.Metrics == nil {
 		o.Metrics = metrics.New()
 	}
-	if o.HashWait == 0 {
-		o.HashWait = 10 * time.Second
-	}
 	s := &Server{
 		auth: o.Auth, store: o.Store, signer: session.NewSigner(o.Secret),
 		cookies: newCookies(o.CookiePrefix, base), origins: newOrigins(base, o.TrustedOrigins),
-		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger, hashWait: o.HashWait,
+		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger,
 	}
 	if o.RateLimit {
 		s.limiter = ratelimit.New(o.Clock)

@@ -20,6 +20,10 @@ type Pool struct {
 	dummy string
 	once  sync.Once
 
+	// MaxWait, when positive, bounds how long a caller waits for a slot;
+	// past it the caller gets ErrPoolAbandoned (shed load, answer 503)
+	// rather than queueing without end.
+	MaxWait time.Duration
 	// OnWait, when set, observes how long each caller waited for a slot.
 	OnWait func(time.Duration)
 }
@@ -36,19 +40,33 @@ func NewPool(size int) *Pool {
 func (p *Pool) Size() int { return cap(p.slots) }
 
 func (p *Pool) acquire(ctx context.Context) error {
-	start := time.Now()
 	select {
-	case p.slots <- struct{}{}:
+	case p.slots <- struct{}{}: // fast path: a free slot, no timer
 		if p.OnWait != nil {
-			p.OnWait(time.Since(start))
+			p.OnWait(0)
 		}
 		return nil
-	case <-ctx.Done():
-		if p.OnWait != nil {
-			p.OnWait(time.Since(start))
-		}
-		return ErrPoolAbandoned
+	default:
 	}
+	start := time.Now()
+	var timeout <-chan time.Time
+	if p.MaxWait > 0 {
+		t := time.NewTimer(p.MaxWait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var err error
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		err = ErrPoolAbandoned
+	case <-timeout:
+		err = ErrPoolAbandoned
+	}
+	if p.OnWait != nil {
+		p.OnWait(time.Since(start))
+	}
+	return err
 }
 
 func (p *Pool) release() { <-p.slots }
