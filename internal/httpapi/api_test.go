@@ -528,4 +528,3 @@ func TestCORSPreflight(t *testing.T) {
 		t.Errorf("preflight from an untrusted origin allowed: %v", r.Header)
 	}
 }
-
