@@ -137,6 +137,10 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML config file (keys as the flag names); env "+ConfigFileEnv)
 	for _, k := range Keys {
 		fs.String(k.Name, k.Default, k.Help+" (env "+k.Env()+")")
+		switch k.Default {
+		case "true", "false", "on", "off":
+			fs.Lookup(k.Name).NoOptDefVal = "true" // a bare --migrate means true
+		}
 	}
 }
 
