@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/auther/auther/internal/clock"
@@ -66,6 +67,11 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	}
 	met := metrics.New()
 	hasher := password.NewPool(c.HashConcurrency)
+	// Hashing workers hold a Go P for a whole scrypt run. Give the runtime
+	// that many extra Ps so session checks always find one, and let the
+	// kernel (which sees the hashing threads at lower priority) share the
+	// cores between them.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + hasher.Size())
 	hasher.OnWait = met.ObserveHashWait
 	hasher.MaxWait = 10 * time.Second
 	clk := clock.Real{}

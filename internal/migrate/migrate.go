@@ -241,7 +241,7 @@ func (m *Migrator) apply(ctx context.Context, mg Migration) (bool, error) {
 func (m *Migrator) createHistorySQL() string {
 	ts := "timestamptz"
 	if m.dialect == SQLite {
-		ts = "date"
+		ts = "text"
 	}
 	return "CREATE TABLE IF NOT EXISTS " + HistoryTable + " (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at " + ts + " NOT NULL)"
 }

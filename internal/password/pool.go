@@ -8,85 +8,110 @@ import (
 	"time"
 )
 
-// ErrPoolAbandoned is returned when the caller's context ended while it was
-// waiting for a hashing slot (the client went away or timed out).
-var ErrPoolAbandoned = errors.New("password: gave up waiting for a hashing slot")
+// ErrPoolAbandoned is returned when the caller stopped waiting for a hashing
+// worker: its context ended (the client went away) or MaxWait passed.
+var ErrPoolAbandoned = errors.New("password: gave up waiting for a hashing worker")
 
-// Pool bounds how many scrypt computations run at once. Each takes ~32 MiB and
-// a full core for tens of milliseconds; without a bound a sign-in flood would
-// exhaust memory and starve cheap requests such as session checks.
+// Pool runs scrypt on a fixed set of worker goroutines. Each hash takes
+// ~32 MiB and a full core for tens of milliseconds; without a bound a sign-in
+// flood would exhaust memory. The workers are pinned to OS threads whose
+// scheduling priority is lowered (see lowerPriority), so when the machine is
+// saturated the kernel runs cheap requests such as session checks first and
+// hashing uses the CPU they leave; with nothing else to do, hashing still
+// gets every core.
 type Pool struct {
-	slots chan struct{}
-	dummy string
-	once  sync.Once
+	jobs    chan *job
+	workers int
+	dummy   string
+	once    sync.Once
 
-	// MaxWait, when positive, bounds how long a caller waits for a slot;
-	// past it the caller gets ErrPoolAbandoned (shed load, answer 503)
-	// rather than queueing without end.
+	// MaxWait, when positive, bounds how long a caller waits for a free
+	// worker; past it the caller gets ErrPoolAbandoned (shed load, answer
+	// 503) rather than queueing without end.
 	MaxWait time.Duration
-	// OnWait, when set, observes how long each caller waited for a slot.
+	// OnWait, when set, observes how long each caller waited for a worker.
 	OnWait func(time.Duration)
 }
 
-// NewPool returns a pool with size slots; size <= 0 means runtime.NumCPU().
+type job struct {
+	fn   func()
+	done chan struct{}
+}
+
+// NewPool starts size workers; size <= 0 means runtime.NumCPU(). The
+// workers live as long as the process.
 func NewPool(size int) *Pool {
 	if size <= 0 {
 		size = runtime.NumCPU()
 	}
-	return &Pool{slots: make(chan struct{}, size)}
+	p := &Pool{jobs: make(chan *job), workers: size}
+	for range size {
+		go p.work()
+	}
+	return p
 }
 
 // Size is the number of hashes that may run at once.
-func (p *Pool) Size() int { return cap(p.slots) }
+func (p *Pool) Size() int { return p.workers }
 
-func (p *Pool) acquire(ctx context.Context) error {
+func (p *Pool) work() {
+	runtime.LockOSThread() // never unlocked: the thread keeps its priority
+	lowerPriority()
+	for j := range p.jobs {
+		j.fn()
+		close(j.done)
+	}
+}
+
+// run hands fn to a worker and waits for it to finish.
+func (p *Pool) run(ctx context.Context, fn func()) error {
+	j := &job{fn: fn, done: make(chan struct{})}
 	select {
-	case p.slots <- struct{}{}: // fast path: a free slot, no timer
-		if p.OnWait != nil {
-			p.OnWait(0)
-		}
-		return nil
+	case p.jobs <- j: // fast path: an idle worker, no timer
+		p.observe(0)
 	default:
+		start := time.Now()
+		var timeout <-chan time.Time
+		if p.MaxWait > 0 {
+			t := time.NewTimer(p.MaxWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case p.jobs <- j:
+			p.observe(time.Since(start))
+		case <-ctx.Done():
+			p.observe(time.Since(start))
+			return ErrPoolAbandoned
+		case <-timeout:
+			p.observe(time.Since(start))
+			return ErrPoolAbandoned
+		}
 	}
-	start := time.Now()
-	var timeout <-chan time.Time
-	if p.MaxWait > 0 {
-		t := time.NewTimer(p.MaxWait)
-		defer t.Stop()
-		timeout = t.C
-	}
-	var err error
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		err = ErrPoolAbandoned
-	case <-timeout:
-		err = ErrPoolAbandoned
-	}
+	<-j.done
+	return nil
+}
+
+func (p *Pool) observe(d time.Duration) {
 	if p.OnWait != nil {
-		p.OnWait(time.Since(start))
+		p.OnWait(d)
 	}
-	return err
 }
 
-func (p *Pool) release() { <-p.slots }
-
-// Hash hashes pw once a slot is free.
-func (p *Pool) Hash(ctx context.Context, pw string) (string, error) {
-	if err := p.acquire(ctx); err != nil {
-		return "", err
+// Hash hashes pw on a worker.
+func (p *Pool) Hash(ctx context.Context, pw string) (h string, err error) {
+	if rerr := p.run(ctx, func() { h, err = Hash(pw) }); rerr != nil {
+		return "", rerr
 	}
-	defer p.release()
-	return Hash(pw)
+	return h, err
 }
 
-// Verify checks pw against hash once a slot is free.
-func (p *Pool) Verify(ctx context.Context, hash, pw string) (bool, error) {
-	if err := p.acquire(ctx); err != nil {
-		return false, err
+// Verify checks pw against hash on a worker.
+func (p *Pool) Verify(ctx context.Context, hash, pw string) (ok bool, err error) {
+	if rerr := p.run(ctx, func() { ok, err = Verify(hash, pw) }); rerr != nil {
+		return false, rerr
 	}
-	defer p.release()
-	return Verify(hash, pw)
+	return ok, err
 }
 
 // VerifyDummy spends the same work as Verify against a hash that matches no

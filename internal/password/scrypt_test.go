@@ -2,6 +2,8 @@ package password
 
 import (
 	"context"
+	"runtime"
+	"syscall"
 	"strings"
 	"testing"
 	"time"
@@ -62,18 +64,46 @@ func TestVerifyRejectsMalformed(t *testing.T) {
 
 func TestPoolBoundsConcurrencyAndHonoursContext(t *testing.T) {
 	p := NewPool(1)
-	// Occupy the only slot.
-	if err := p.acquire(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	release := make(chan struct{})
+	started := make(chan struct{})
+	// Occupy the only worker.
+	go p.run(context.Background(), func() { close(started); <-release })
+	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := p.Hash(ctx, "whatever-password"); err != ErrPoolAbandoned {
-		t.Fatalf("Hash with a full pool and an ended context: err = %v, want ErrPoolAbandoned", err)
+		t.Fatalf("Hash with a busy pool and an ended context: err = %v, want ErrPoolAbandoned", err)
 	}
-	p.release()
-	if _, err := p.Hash(context.Background(), "whatever-password"); err != nil {
+	p.MaxWait = 10 * time.Millisecond
+	if _, err := p.Verify(context.Background(), betterAuthVectors[0].hash, "x"); err != ErrPoolAbandoned {
+		t.Fatalf("Verify past MaxWait: err = %v, want ErrPoolAbandoned", err)
+	}
+	close(release)
+	h, err := p.Hash(context.Background(), "whatever-password")
+	if err != nil {
 		t.Fatalf("Hash after release: %v", err)
+	}
+	if ok, _ := p.Verify(context.Background(), h, "whatever-password"); !ok {
+		t.Error("pool hash does not verify")
+	}
+}
+
+func TestHashingThreadsRunAtLowerPriority(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("per-thread priority is Linux-only")
+	}
+	p := NewPool(1)
+	var prio int
+	var perr error
+	p.run(context.Background(), func() {
+		// getpriority returns 20-nice for the calling thread.
+		prio, perr = syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
+	})
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	if nice := 20 - prio; nice < hashNice {
+		t.Errorf("hashing thread nice = %d, want >= %d", nice, hashNice)
 	}
 }
 

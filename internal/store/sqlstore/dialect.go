@@ -114,6 +114,10 @@ func (s scanTime) Scan(v any) error {
 }
 
 func (s scanTime) parse(x string) error {
+	if t, ok := parseISOMillis(x); ok {
+		*s.dst = t
+		return nil
+	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"} {
 		if t, err := time.Parse(layout, x); err == nil {
 			*s.dst = t.UTC()
@@ -137,4 +141,36 @@ func (s scanNullTime) Scan(v any) error {
 	}
 	*s.dst = &t
 	return nil
+}
+
+// parseISOMillis parses exactly "2006-01-02T15:04:05.000Z", the format Auther
+// writes, without time.Parse's layout machinery (it runs on every session
+// check). Anything else falls back to time.Parse.
+func parseISOMillis(x string) (time.Time, bool) {
+	if len(x) != 24 || x[4] != '-' || x[7] != '-' || x[10] != 'T' || x[13] != ':' || x[16] != ':' || x[19] != '.' || x[23] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for j := i; j < i+n; j++ {
+			c := x[j]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	var f [7]int
+	for k, p := range [7][2]int{{0, 4}, {5, 2}, {8, 2}, {11, 2}, {14, 2}, {17, 2}, {20, 3}} {
+		v, ok := num(p[0], p[1])
+		if !ok {
+			return time.Time{}, false
+		}
+		f[k] = v
+	}
+	if f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], f[6]*int(time.Millisecond), time.UTC), true
 }

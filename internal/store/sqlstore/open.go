@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/auther/auther/internal/migrate"
@@ -30,8 +31,15 @@ type Store struct {
 	// r serves reads concurrently; w is the only connection that writes on
 	// SQLite (one writer means no SQLITE_BUSY under load). On PostgreSQL
 	// both are the same pool.
-	r, w *sql.DB
+	r, w *pool
+	// queries counts statements sent outside transactions, so benchmarks
+	// can report queries per operation.
+	queries atomic.Uint64
 }
+
+// Queries returns how many statements the store has run outside
+// transactions (each transaction's statements are not counted).
+func (s *Store) Queries() uint64 { return s.queries.Load() }
 
 // Kind names the backend for logs.
 func (s *Store) Kind() string { return s.d.name }
@@ -42,7 +50,7 @@ func (s *Store) Migrator() (*migrate.Migrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return migrate.New(s.w, migrate.Dialect(s.d.name), migs), nil
+	return migrate.New(s.w.db, migrate.Dialect(s.d.name), migs), nil
 }
 
 // IsPostgresURL reports whether dsn selects PostgreSQL.
@@ -75,7 +83,9 @@ func OpenSQLite(path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(max(4, runtime.NumCPU()*2))
 	r.SetMaxIdleConns(max(4, runtime.NumCPU()*2))
-	s := &Store{d: sqliteDialect, r: r, w: w}
+	s := &Store{d: sqliteDialect}
+	s.r = &pool{db: r, cache: true, count: &s.queries}
+	s.w = &pool{db: w, cache: true, count: &s.queries}
 	if err := s.Ping(context.Background()); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -93,7 +103,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{d: postgresDialect, r: db, w: db}
+	s := &Store{d: postgresDialect}
+	s.r = &pool{db: db, count: &s.queries}
+	s.w = s.r
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(ctx); err != nil {
@@ -105,17 +117,17 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 
 // Ping checks both pools.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.r.PingContext(ctx); err != nil {
+	if err := s.r.db.PingContext(ctx); err != nil {
 		return err
 	}
-	return s.w.PingContext(ctx)
+	return s.w.db.PingContext(ctx)
 }
 
 // Close closes the pools.
 func (s *Store) Close() error {
-	err := s.r.Close()
+	err := s.r.close()
 	if s.w != s.r {
-		if err2 := s.w.Close(); err == nil {
+		if err2 := s.w.close(); err == nil {
 			err = err2
 		}
 	}
@@ -123,4 +135,4 @@ func (s *Store) Close() error {
 }
 
 // DB exposes the write pool for tests and tools that inspect the schema.
-func (s *Store) DB() *sql.DB { return s.w }
+func (s *Store) DB() *sql.DB { return s.w.db }
