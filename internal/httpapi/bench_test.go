@@ -15,8 +15,7 @@ func BenchmarkGetSession(b *testing.B) {
 	for _, be := range testdb.Backends {
 		b.Run(be.Name, func(b *testing.B) {
 			st := be.Open(b)
-			t := &testing.T{}
-			e := newEnv(t, st)
+			e := newEnv(b, st)
 			c := e.client()
 			c.signUp("bench@example.com", pw)
 			cookie := "auther.session_token=" + c.cookie("auther.session_token")

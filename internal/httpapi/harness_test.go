@@ -25,7 +25,7 @@ const testSecret = "test-secret-test-secret-test-secret-0123"
 
 // env is a running API on a real database, with a fake clock.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	store  *sqlstore.Store
 	clock  *clock.Fake
@@ -42,7 +42,7 @@ func withRateLimit() envOption {
 	return func(_ *auth.Service, o *httpapi.Options) { o.RateLimit = true }
 }
 
-func newEnv(t *testing.T, st *sqlstore.Store, opts ...envOption) *env {
+func newEnv(t testing.TB, st *sqlstore.Store, opts ...envOption) *env {
 	t.Helper()
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Millisecond))
 	svc := &auth.Service{
@@ -95,7 +95,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -104,7 +104,7 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
-func (r response) code(t *testing.T) string {
+func (r response) code(t testing.TB) string {
 	t.Helper()
 	c, _ := r.json(t)["code"].(string)
 	return c
