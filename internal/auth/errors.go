@@ -30,5 +30,7 @@ var (
 	ErrBusy                = newErr("SERVICE_UNAVAILABLE", "Too busy to check passwords right now; try again")
 	ErrNameTooLong         = newErr("VALIDATION_ERROR", "[body.name] Name must be at most 256 characters")
 	ErrImageTooLong        = newErr("VALIDATION_ERROR", "[body.image] Image URL must be at most 2048 characters")
+	ErrNameInvalid         = newErr("VALIDATION_ERROR", "[body.name] Name must be valid UTF-8 without control characters")
+	ErrImageInvalid        = newErr("VALIDATION_ERROR", "[body.image] Image URL must be valid UTF-8 without control characters")
 	ErrEmailCannotBeUpdate = newErr("EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated")
 )

@@ -51,17 +51,50 @@ type Issued struct {
 
 func (s *Service) now() time.Time { return s.Clock.Now().UTC().Truncate(time.Millisecond) }
 
-// NormalizeEmail lower-cases and validates an email address.
+// NormalizeEmail lower-cases and validates an email address: a local part
+// net/mail accepts, and a DNS host name of at least two labels with a
+// top-level label of two or more letters (no IP literals).
 func NormalizeEmail(email string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if len(email) > 254 {
 		return "", ErrInvalidEmail
 	}
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
+	if err != nil || a.Address != email || a.Name != "" {
+		return "", ErrInvalidEmail
+	}
+	if !validDomain(email[strings.LastIndexByte(email, '@')+1:]) {
 		return "", ErrInvalidEmail
 	}
 	return email, nil
+}
+
+func validDomain(d string) bool {
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 || len(d) > 253 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c >= 0x80) {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	if len(tld) < 2 {
+		return false
+	}
+	for i := 0; i < len(tld); i++ {
+		if '0' <= tld[i] && tld[i] <= '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Service) checkPassword(pw string) error {
@@ -92,7 +125,7 @@ func (s *Service) newSession(userID string, remember bool, m Meta) Issued {
 	return Issued{Token: tok, Session: store.Session{
 		ID: id.New(), TokenHash: session.Hash(tok), UserID: userID,
 		ExpiresAt: now.Add(life), CreatedAt: now, UpdatedAt: now,
-		IPAddress: m.IP, UserAgent: truncate(m.UserAgent, 512),
+		IPAddress: m.IP, UserAgent: cleanText(truncate(m.UserAgent, 512)),
 	}}
 }
 
@@ -166,10 +199,42 @@ func checkProfile(name string, image *string) error {
 	if utf8.RuneCountInString(name) > 256 {
 		return ErrNameTooLong
 	}
+	if !printable(name) {
+		return ErrNameInvalid
+	}
 	if image != nil && len(*image) > 2048 {
 		return ErrImageTooLong
 	}
+	if image != nil && !printable(*image) {
+		return ErrImageInvalid
+	}
 	return nil
+}
+
+// printable rejects invalid UTF-8 and control characters (NUL among them,
+// which PostgreSQL text cannot hold).
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanText makes client-supplied header text storable: valid UTF-8
+// without control characters.
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // SignIn checks an email and password and opens a session. An unknown email
@@ -280,13 +345,25 @@ func (s *Service) ListSessions(ctx context.Context, c *Current) ([]store.Session
 // matches the caller's own sessions.
 func (s *Service) RevokeSession(ctx context.Context, c *Current, token string) error {
 	err := s.Store.DeleteSession(ctx, c.User.ID, session.Hash(token))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) && isHexHash(token) {
 		err = s.Store.DeleteSession(ctx, c.User.ID, token)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // already gone: revoking is idempotent
 	}
 	return err
+}
+
+func isHexHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // RevokeSessions deletes all the user's sessions, the current one included.

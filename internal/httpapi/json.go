@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/auther/auther/internal/store"
@@ -39,8 +41,14 @@ func writeError(w http.ResponseWriter, e *apiError) { writeJSON(w, e.Status, e) 
 
 const maxBody = 1 << 20
 
-// decode reads a JSON object body into dst. An empty body counts as {} so
-// endpoints without parameters accept clients that send nothing.
+// decode reads a JSON object body into the struct dst. An empty body counts
+// as {} so endpoints without parameters accept clients that send nothing.
+//
+// Keys match the struct's json tags exactly. encoding/json matches keys
+// case-insensitively, which would let {"EMAIL": …} stand in for "email" and
+// let a proxy that inspects "email" see a different value from the one used;
+// so the object is split into raw members first and each field is decoded
+// from its exact key. Unknown keys are ignored, as Better Auth strips them.
 func decode(r *http.Request, dst any) *apiError {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	if err != nil {
@@ -61,26 +69,56 @@ func decode(r *http.Request, dst any) *apiError {
 	if body[0] != '{' {
 		return errorf(http.StatusBadRequest, "BODY_MUST_BE_AN_OBJECT", "Body must be a JSON object")
 	}
-	if err := json.Unmarshal(body, dst); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return errorf(http.StatusBadRequest, "VALIDATION_ERROR", "[body."+te.Field+"] Expected "+jsonType(te.Type.Kind().String())+", received "+te.Value)
-		}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
 		return errorf(http.StatusBadRequest, "VALIDATION_ERROR", "Invalid JSON body")
+	}
+	v := reflect.ValueOf(dst).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		raw, ok := members[name]
+		if name == "" || name == "-" || !ok {
+			continue
+		}
+		if err := json.Unmarshal(raw, v.Field(i).Addr().Interface()); err != nil {
+			return errorf(http.StatusBadRequest, "VALIDATION_ERROR", "[body."+name+"] Expected "+jsonType(t.Field(i).Type)+", received "+jsonKind(raw))
+		}
 	}
 	return nil
 }
 
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "ptr":
-		return "value"
+// jsonType names what a Go field accepts, in JSON's words.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	return kind
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Struct:
+		return "string or null"
+	}
+	return t.Kind().String()
+}
+
+// jsonKind names the JSON type of a raw value.
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
 }
 
 // required reports a missing field the way Better Auth's validator does.

@@ -229,8 +229,16 @@ func (s *Server) safeCallback(raw string) bool {
 	if raw == "" {
 		return true
 	}
+	// Browsers drop tabs and newlines inside URLs and read "\\" as "/", so
+	// "/\t/evil.example" or "/\\evil.example" would become "//evil.example":
+	// refuse control characters and backslashes outright.
+	for i := 0; i < len(raw); i++ {
+		if raw[i] < 0x20 || raw[i] == 0x7f || raw[i] == '\\' {
+			return false
+		}
+	}
 	if strings.HasPrefix(raw, "/") {
-		return !strings.HasPrefix(raw, "//") && !strings.HasPrefix(raw, "/\\") && !strings.ContainsAny(raw, "\r\n")
+		return !strings.HasPrefix(raw, "//")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {

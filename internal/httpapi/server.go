@@ -101,9 +101,11 @@ func (s *Server) routes() http.Handler {
 	api("POST", "/change-password", s.withSession(s.changePassword))
 	api("POST", "/delete-user", s.withSession(s.deleteUser))
 	api("GET", "/ok", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]bool{"ok": true}) })
-	mux.HandleFunc("/api/auth/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, "NOT_FOUND", "No such endpoint"))
-	})
+	}
+	mux.HandleFunc("/api/auth/", notFound)
+	mux.HandleFunc("/api/auth", notFound) // not the mux's HTML redirect to /api/auth/
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
