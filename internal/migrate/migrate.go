@@ -181,7 +181,7 @@ func (m *Migrator) Plan(ctx context.Context) ([]Migration, error) {
 // Up applies every pending migration, each in its own transaction together
 // with its history row, and returns what it applied.
 func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
-	if _, err := m.db.ExecContext(ctx, m.createHistorySQL()); err != nil {
+	if err := m.createHistory(ctx); err != nil {
 		return nil, fmt.Errorf("migrate: create history table: %w", err)
 	}
 	pending, err := m.Plan(ctx)
@@ -211,10 +211,8 @@ func (m *Migrator) apply(ctx context.Context, mg Migration) (bool, error) {
 		return false, err
 	}
 	defer tx.Rollback()
-	if m.dialect == Postgres {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7411321890)"); err != nil {
-			return false, err
-		}
+	if err := m.lock(ctx, tx); err != nil {
+		return false, err
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, m.bind("SELECT count(*) FROM "+HistoryTable+" WHERE version = ?"), mg.Version).Scan(&n); err != nil {
@@ -236,6 +234,35 @@ func (m *Migrator) apply(ctx context.Context, mg Migration) (bool, error) {
 		return false, err
 	}
 	return true, tx.Commit()
+}
+
+// createHistory creates the history table if needed. On PostgreSQL
+// CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin (both see
+// no table, one fails on the catalog's unique index), so it runs under the
+// same advisory lock as the migrations.
+func (m *Migrator) createHistory(ctx context.Context) error {
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := m.lock(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, m.createHistorySQL()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// lock serialises migrators on PostgreSQL until the transaction ends;
+// SQLite's single writer already does.
+func (m *Migrator) lock(ctx context.Context, tx *sql.Tx) error {
+	if m.dialect != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7411321890)")
+	return err
 }
 
 func (m *Migrator) createHistorySQL() string {

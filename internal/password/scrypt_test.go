@@ -3,8 +3,8 @@ package password
 import (
 	"context"
 	"runtime"
-	"syscall"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
