@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"time"
 
@@ -101,6 +102,9 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	log.Info("serving", "addr", ln.Addr().String(), "base_url", c.BaseURL, "database", DescribeDatabase(c),
 		"hash_concurrency", hasher.Size(), "rate_limit", c.RateLimit, "signup", c.Signup)
 
+	if c.DebugAddr != "" {
+		go serveDebug(c.DebugAddr, log)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -148,5 +152,21 @@ func SweepOnce(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, lo
 		if ns < batch && nv < batch {
 			return
 		}
+	}
+}
+
+// serveDebug exposes net/http/pprof on its own listener, never on the public
+// address.
+func serveDebug(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	log.Info("debug listener (pprof)", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Warn("debug listener stopped", "err", err)
 	}
 }

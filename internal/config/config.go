@@ -41,6 +41,7 @@ type Config struct {
 	LogLevel           string
 	LogFormat          string
 	Migrate            bool
+	DebugAddr          string
 }
 
 // Key is one setting.
@@ -126,6 +127,7 @@ var Keys = []Key{
 	{"sweep-interval", "10m", "How often expired sessions and verifications are deleted.", dur(func(c *Config) *time.Duration { return &c.SweepInterval })},
 	{"log-level", "info", "debug, info, warn or error.", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log-format", "text", "text or json.", str(func(c *Config) *string { return &c.LogFormat })},
+	{"debug-addr", "", "If set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it private.", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"migrate", "false", "serve: apply pending migrations before starting (always done on the embedded SQLite default).", boolean(func(c *Config) *bool { return &c.Migrate })},
 }
 
