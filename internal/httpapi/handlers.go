@@ -220,7 +220,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, 200, map[string]any{"session": toSession(&c.Session, c.Token), "user": toUser(&c.User)})
+	writeJSON(w, 200, sessionResponse{toSession(&c.Session, c.Token), toUser(&c.User)})
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request, c *auth.Current) {

@@ -164,3 +164,9 @@ type sessionJSON struct {
 func toSession(s *store.Session, token string) sessionJSON {
 	return sessionJSON{s.ID, isoTime(s.ExpiresAt), token, isoTime(s.CreatedAt), isoTime(s.UpdatedAt), s.IPAddress, s.UserAgent, s.UserID}
 }
+
+// sessionResponse is get-session's body.
+type sessionResponse struct {
+	Session sessionJSON `json:"session"`
+	User    userJSON    `json:"user"`
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -94,11 +95,14 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			d := time.Since(start)
 			s.metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
 			s.metrics.Latency.WithLabelValues(route).Observe(d.Seconds())
-			level := s.log.Debug
+			level := slog.LevelDebug
 			if sw.status >= 500 {
-				level = s.log.Error
+				level = slog.LevelError
 			}
-			level("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", float64(d.Microseconds())/1000, "ip", ip)
+			if s.log.Enabled(r.Context(), level) { // skip building attributes on the hot path
+				s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+					"ms", float64(d.Microseconds())/1000, "ip", ip)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
