@@ -21,7 +21,7 @@ func TestSweepOnceDeletesAllExpiredInBatches(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	u := &store.User{ID: id.New(), Name: "s", Email: "sweep@example.com", CreatedAt: now, UpdatedAt: now}
-	if err := st.CreateUser(ctx, u, nil, nil); err != nil {
+	if err := st.CreateUser(ctx, u, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	const expired = 2300 // more than two batches of 1,000
@@ -37,7 +37,7 @@ func TestSweepOnceDeletesAllExpiredInBatches(t *testing.T) {
 	}
 	for i := range 3 {
 		st.CreateVerification(ctx, &store.Verification{ID: id.New(), Identifier: "v" + string(rune('a'+i)), Value: "x",
-			ExpiresAt: now.Add(-time.Second), CreatedAt: now, UpdatedAt: now})
+			ExpiresAt: now.Add(-time.Second), CreatedAt: now, UpdatedAt: now}, nil)
 	}
 	met := metrics.New()
 	SweepOnce(ctx, st, met, slog.New(slog.NewTextHandler(io.Discard, nil)))

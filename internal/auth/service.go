@@ -186,7 +186,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) (*store.Us
 	a := &store.Account{ID: id.New(), AccountID: u.ID, ProviderID: store.ProviderCredential, UserID: u.ID,
 		Password: &hash, CreatedAt: now, UpdatedAt: now}
 	iss := s.newSession(u.ID, in.RememberMe, m)
-	if err := s.Store.CreateUser(ctx, u, a, &iss.Session); err != nil {
+	if err := s.Store.CreateUser(ctx, u, a, &iss.Session, nil); err != nil {
 		if errors.Is(err, store.ErrEmailTaken) {
 			return nil, nil, ErrUserExists
 		}
@@ -432,7 +432,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *Current, current, next 
 	if iss != nil {
 		replace = &iss.Session
 	}
-	return iss, s.Store.SetPassword(ctx, a, replace)
+	return iss, s.Store.SetPassword(ctx, a, revokeOthers, replace)
 }
 
 func (s *Service) verifyUserPassword(ctx context.Context, u store.User, pw string) error {
@@ -503,7 +503,7 @@ func (s *Service) CreateUser(ctx context.Context, name, email, pw string, verifi
 	now := s.now()
 	u := &store.User{ID: id.New(), Name: name, Email: email, EmailVerified: verified, CreatedAt: now, UpdatedAt: now}
 	a := &store.Account{ID: id.New(), AccountID: u.ID, ProviderID: store.ProviderCredential, UserID: u.ID, Password: &hash, CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.CreateUser(ctx, u, a, nil); err != nil {
+	if err := s.Store.CreateUser(ctx, u, a, nil, nil); err != nil {
 		if errors.Is(err, store.ErrEmailTaken) {
 			return nil, ErrUserExists
 		}

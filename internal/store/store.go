@@ -76,6 +76,29 @@ type Verification struct {
 	UpdatedAt  time.Time
 }
 
+// Mail is a queued outgoing message. Bodies are sealed by the caller.
+type Mail struct {
+	ID            string
+	To            string
+	Subject       string
+	Text          string
+	HTML          string
+	Status        string // MailPending, MailSent or MailFailed
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	SentAt        *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Mail statuses.
+const (
+	MailPending = "pending"
+	MailSent    = "sent"
+	MailFailed  = "failed"
+)
+
 // ListUsersOptions pages through users in id order (ids sort by creation).
 type ListUsersOptions struct {
 	After string // return users with id > After
@@ -86,9 +109,10 @@ type ListUsersOptions struct {
 // Writes that must be atomic together are single methods, run by the backend
 // inside one transaction, so callers never manage transactions.
 type Store interface {
-	// CreateUser inserts u, its first account and, when s is not nil, its
-	// first session, all or nothing. ErrEmailTaken if the email exists.
-	CreateUser(ctx context.Context, u *User, a *Account, s *Session) error
+	// CreateUser inserts u and, when not nil, its first account, its first
+	// session and a mail to queue, all or nothing. ErrEmailTaken if the
+	// email exists.
+	CreateUser(ctx context.Context, u *User, a *Account, s *Session, m *Mail) error
 	GetUser(ctx context.Context, id string) (*User, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	// GetUserWithCredential returns the user with that email and its
@@ -103,10 +127,10 @@ type Store interface {
 
 	ListAccounts(ctx context.Context, userID string) ([]Account, error)
 	// SetPassword stores a new credential hash for the user, creating the
-	// credential account (a) if the user has none. When replace is not nil,
-	// every session of the user is deleted and replace is inserted, in the
-	// same transaction.
-	SetPassword(ctx context.Context, a *Account, replace *Session) error
+	// credential account (a) if the user has none. With revoke every session
+	// of the user is deleted; replace, when not nil, is then inserted; all in
+	// one transaction.
+	SetPassword(ctx context.Context, a *Account, revoke bool, replace *Session) error
 
 	CreateSession(ctx context.Context, s *Session) error
 	// GetSession returns the session with that token hash and its user in
@@ -123,10 +147,36 @@ type Store interface {
 	// with id exceptID ("" keeps none) and returns how many went.
 	DeleteUserSessions(ctx context.Context, userID, exceptID string) (int, error)
 
-	CreateVerification(ctx context.Context, v *Verification) error
+	// CreateVerification inserts v and, when m is not nil, queues m in the
+	// same transaction.
+	CreateVerification(ctx context.Context, v *Verification, m *Mail) error
+	// ReplaceVerification deletes every verification with v's identifier,
+	// inserts v and queues m (if not nil), in one transaction.
+	ReplaceVerification(ctx context.Context, v *Verification, m *Mail) error
+	// GetVerification returns the newest verification with identifier.
+	GetVerification(ctx context.Context, identifier string) (*Verification, error)
 	// TakeVerification deletes and returns the verification with that
 	// identifier, atomically: of two concurrent callers exactly one gets it.
 	TakeVerification(ctx context.Context, identifier string) (*Verification, error)
+	// DeleteVerification deletes one verification by id; ErrNotFound if it
+	// is already gone (so of two concurrent deleters exactly one succeeds).
+	DeleteVerification(ctx context.Context, id string) error
+	// SwapVerificationValue sets the value of verification id to next only
+	// if it is still prev (compare-and-swap); ErrNotFound otherwise.
+	SwapVerificationValue(ctx context.Context, id, prev, next string, now time.Time) error
+
+	// ClaimMail leases up to limit pending mails that are due at now, so
+	// that no other worker (or replica) takes them until the lease ends,
+	// and counts an attempt on each.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Mail, error)
+	// MailSent marks a mail delivered and clears its bodies.
+	MailSent(ctx context.Context, id string, now time.Time) error
+	// MailRetry schedules another attempt.
+	MailRetry(ctx context.Context, id string, next time.Time, lastError string, now time.Time) error
+	// MailFailed gives up on a mail for good and clears its bodies.
+	MailFailed(ctx context.Context, id string, lastError string, now time.Time) error
+	// ListMail returns mails with the given status, newest first.
+	ListMail(ctx context.Context, status string, limit int) ([]Mail, error)
 
 	// DeleteExpired removes up to limit expired sessions and up to limit
 	// expired verifications and reports how many of each went.

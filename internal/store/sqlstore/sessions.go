@@ -87,27 +87,6 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID string)
 	return int(n), err
 }
 
-// CreateVerification implements store.Store.
-func (s *Store) CreateVerification(ctx context.Context, v *store.Verification) error {
-	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO verification (id, identifier, value, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`),
-		v.ID, v.Identifier, v.Value, s.d.t(v.ExpiresAt), s.d.t(v.CreatedAt), s.d.t(v.UpdatedAt))
-	return s.mapErr(err)
-}
-
-// TakeVerification implements store.Store. DELETE … RETURNING makes the take
-// atomic: a concurrent second caller finds the row gone.
-func (s *Store) TakeVerification(ctx context.Context, identifier string) (*store.Verification, error) {
-	var v store.Verification
-	err := s.w.QueryRowContext(ctx, s.d.q(`DELETE FROM verification WHERE id = (
-			SELECT id FROM verification WHERE identifier = ? ORDER BY created_at DESC, id DESC LIMIT 1)
-		RETURNING id, identifier, value, expires_at, created_at, updated_at`), identifier).
-		Scan(&v.ID, &v.Identifier, &v.Value, scanTime{&v.ExpiresAt}, scanTime{&v.CreatedAt}, scanTime{&v.UpdatedAt})
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	return &v, nil
-}
-
 // DeleteExpired implements store.Store. Each table is swept in a bounded
 // batch so a large backlog never holds a long write lock.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, int, error) {

@@ -67,7 +67,7 @@ func (s *Store) insertAccount(ctx context.Context, e execer, a *store.Account) e
 }
 
 // CreateUser implements store.Store.
-func (s *Store) CreateUser(ctx context.Context, u *store.User, a *store.Account, sess *store.Session) error {
+func (s *Store) CreateUser(ctx context.Context, u *store.User, a *store.Account, sess *store.Session, m *store.Mail) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.insertUser(ctx, tx, u); err != nil {
 			return err
@@ -78,9 +78,11 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User, a *store.Account,
 			}
 		}
 		if sess != nil {
-			return s.insertSession(ctx, tx, sess)
+			if err := s.insertSession(ctx, tx, sess); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.insertMail(ctx, tx, m)
 	})
 }
 
@@ -220,7 +222,7 @@ func (s *Store) ListAccounts(ctx context.Context, userID string) ([]store.Accoun
 }
 
 // SetPassword implements store.Store.
-func (s *Store) SetPassword(ctx context.Context, a *store.Account, replace *store.Session) error {
+func (s *Store) SetPassword(ctx context.Context, a *store.Account, revoke bool, replace *store.Session) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.d.q(`UPDATE account SET password = ?, updated_at = ? WHERE user_id = ? AND provider_id = 'credential'`),
 			a.Password, s.d.t(a.UpdatedAt), a.UserID)
@@ -232,11 +234,13 @@ func (s *Store) SetPassword(ctx context.Context, a *store.Account, replace *stor
 				return err
 			}
 		}
+		if revoke {
+			if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM session WHERE user_id = ?`), a.UserID); err != nil {
+				return err
+			}
+		}
 		if replace == nil {
 			return nil
-		}
-		if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM session WHERE user_id = ?`), a.UserID); err != nil {
-			return err
 		}
 		return s.insertSession(ctx, tx, replace)
 	})

@@ -34,6 +34,10 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"SetPassword", testSetPassword},
 		{"VerificationTakeIsSingleUse", testVerificationTake},
 		{"DeleteExpiredIsBounded", testDeleteExpired},
+		{"VerificationLifecycle", testVerificationLifecycle},
+		{"MailQueuedWithItsChange", testMailQueuedWithItsChange},
+		{"MailQueueLeases", testMailQueueLeases},
+		{"ConcurrentMailClaimsAreDisjoint", testConcurrentMailClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -64,7 +68,7 @@ func newSession(u *store.User, ttl time.Duration) *store.Session {
 func mustCreate(t *testing.T, s store.Store, email string) *store.User {
 	t.Helper()
 	u := newUser(email)
-	if err := s.CreateUser(ctx, u, credential(u, "salt:key"), nil); err != nil {
+	if err := s.CreateUser(ctx, u, credential(u, "salt:key"), nil, nil); err != nil {
 		t.Fatalf("CreateUser(%s): %v", email, err)
 	}
 	return u
@@ -74,7 +78,7 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 	u := newUser("ada@example.com")
 	img := "https://example.com/a.png"
 	u.Image = &img
-	if err := s.CreateUser(ctx, u, nil, nil); err != nil {
+	if err := s.CreateUser(ctx, u, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for name, get := range map[string]func() (*store.User, error){
@@ -101,7 +105,7 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 func testDuplicateEmail(t *testing.T, s store.Store) {
 	mustCreate(t, s, "dup@example.com")
 	u2 := newUser("dup@example.com")
-	if err := s.CreateUser(ctx, u2, credential(u2, "x:y"), newSession(u2, time.Hour)); !errors.Is(err, store.ErrEmailTaken) {
+	if err := s.CreateUser(ctx, u2, credential(u2, "x:y"), newSession(u2, time.Hour), nil); !errors.Is(err, store.ErrEmailTaken) {
 		t.Fatalf("second CreateUser err = %v, want ErrEmailTaken", err)
 	}
 	if _, err := s.GetUser(ctx, u2.ID); !errors.Is(err, store.ErrNotFound) {
@@ -120,7 +124,7 @@ func testCreateUserIsAtomic(t *testing.T, s store.Store) {
 	a := credential(u, "x:y")
 	a.AccountID = first.ID
 	se := newSession(u, time.Hour)
-	if err := s.CreateUser(ctx, u, a, se); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateUser(ctx, u, a, se, nil); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("CreateUser with colliding account err = %v, want ErrConflict", err)
 	}
 	if _, err := s.GetUserByEmail(ctx, "second@example.com"); !errors.Is(err, store.ErrNotFound) {
@@ -140,7 +144,7 @@ func testConcurrentCreate(t *testing.T, s store.Store) {
 		go func() {
 			defer wg.Done()
 			u := newUser("race@example.com")
-			errs[i] = s.CreateUser(ctx, u, credential(u, "s:k"), newSession(u, time.Hour))
+			errs[i] = s.CreateUser(ctx, u, credential(u, "s:k"), newSession(u, time.Hour), nil)
 		}()
 	}
 	wg.Wait()
@@ -178,7 +182,7 @@ func testUserWithCredential(t *testing.T, s store.Store) {
 	tok := "gho_xyz"
 	social := &store.Account{ID: id.New(), AccountID: "gh-123", ProviderID: "github", UserID: nopw.ID, AccessToken: &tok,
 		CreatedAt: nopw.CreatedAt, UpdatedAt: nopw.UpdatedAt}
-	if err := s.CreateUser(ctx, nopw, social, nil); err != nil {
+	if err := s.CreateUser(ctx, nopw, social, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, acc, err = s.GetUserWithCredential(ctx, "social@example.com")
@@ -233,7 +237,7 @@ func testDeleteUserCascades(t *testing.T, s store.Store) {
 		}
 	}
 	v := &store.Verification{ID: id.New(), Identifier: "reset-password:abc", Value: u.ID, ExpiresAt: now().Add(time.Hour), CreatedAt: now(), UpdatedAt: now()}
-	if err := s.CreateVerification(ctx, v); err != nil {
+	if err := s.CreateVerification(ctx, v, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteUser(ctx, u.ID); err != nil {
@@ -352,7 +356,7 @@ func testSetPassword(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	a := credential(u, "new:hash")
-	if err := s.SetPassword(ctx, a, nil); err != nil {
+	if err := s.SetPassword(ctx, a, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, acc, _ := s.GetUserWithCredential(ctx, u.Email)
@@ -364,7 +368,7 @@ func testSetPassword(t *testing.T, s store.Store) {
 	}
 	repl := newSession(u, time.Hour)
 	a2 := credential(u, "newer:hash")
-	if err := s.SetPassword(ctx, a2, repl); err != nil {
+	if err := s.SetPassword(ctx, a2, true, repl); err != nil {
 		t.Fatal(err)
 	}
 	list, _ := s.ListSessions(ctx, u.ID, now())
@@ -373,10 +377,10 @@ func testSetPassword(t *testing.T, s store.Store) {
 	}
 	// A user without a credential account gets one.
 	nopw := newUser("nopw@example.com")
-	if err := s.CreateUser(ctx, nopw, nil, nil); err != nil {
+	if err := s.CreateUser(ctx, nopw, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetPassword(ctx, credential(nopw, "first:hash"), nil); err != nil {
+	if err := s.SetPassword(ctx, credential(nopw, "first:hash"), false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, acc, _ := s.GetUserWithCredential(ctx, nopw.Email); acc == nil || *acc.Password != "first:hash" {
@@ -386,7 +390,7 @@ func testSetPassword(t *testing.T, s store.Store) {
 
 func testVerificationTake(t *testing.T, s store.Store) {
 	v := &store.Verification{ID: id.New(), Identifier: "magic:tok", Value: `{"email":"a@b.c"}`, ExpiresAt: now().Add(time.Hour), CreatedAt: now(), UpdatedAt: now()}
-	if err := s.CreateVerification(ctx, v); err != nil {
+	if err := s.CreateVerification(ctx, v, nil); err != nil {
 		t.Fatal(err)
 	}
 	const n = 20
@@ -426,7 +430,7 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	live := newSession(u, time.Hour)
 	s.CreateSession(ctx, live)
 	for i := range 3 {
-		s.CreateVerification(ctx, &store.Verification{ID: id.New(), Identifier: fmt.Sprint("v", i), Value: "x", ExpiresAt: now().Add(-time.Second), CreatedAt: now(), UpdatedAt: now()})
+		s.CreateVerification(ctx, &store.Verification{ID: id.New(), Identifier: fmt.Sprint("v", i), Value: "x", ExpiresAt: now().Add(-time.Second), CreatedAt: now(), UpdatedAt: now()}, nil)
 	}
 	ns, nv, err := s.DeleteExpired(ctx, now(), 2)
 	if err != nil || ns != 2 || nv != 2 {
