@@ -60,7 +60,7 @@ func userCmd(load loader, out, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			svc := app.NewAuthService(c, st, password.NewPool(c.HashConcurrency), clock.Real{})
+			svc := app.NewAuthService(c, st, password.NewPool(c.HashConcurrency), clock.Real{}, "", nil)
 			u, err := svc.CreateUser(ctx, name, email, pw, verified)
 			if err != nil {
 				return err

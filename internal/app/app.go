@@ -19,9 +19,13 @@ import (
 	"github.com/auther/auther/internal/auth"
 	"github.com/auther/auther/internal/clock"
 	"github.com/auther/auther/internal/config"
+	"github.com/auther/auther/internal/mail"
+	"github.com/auther/auther/internal/mailqueue"
 	"github.com/auther/auther/internal/password"
+	"github.com/auther/auther/internal/seal"
 	"github.com/auther/auther/internal/session"
 	"github.com/auther/auther/internal/store/sqlstore"
+	"github.com/auther/auther/internal/verification"
 )
 
 // NewLogger builds the process logger from the config.
@@ -103,9 +107,21 @@ func ResolveSecret(c *config.Config, log *slog.Logger) (string, error) {
 	return s, nil
 }
 
-// NewAuthService builds the identity core from the config.
-func NewAuthService(c *config.Config, st *sqlstore.Store, hasher *password.Pool, clk clock.Clock) *auth.Service {
+// NewAuthService builds the identity core from the config. composer may be
+// nil (no mail flows, e.g. in CLI commands).
+func NewAuthService(c *config.Config, st *sqlstore.Store, hasher *password.Pool, clk clock.Clock, secret string, composer auth.MailComposer) *auth.Service {
+	email := auth.DefaultEmailOptions()
+	email.Mail = composer
+	email.BaseURL = c.BaseURL
+	email.OTP = verification.NewOTPHasher(secret)
+	email.Verification = auth.EmailVerificationMode(c.EmailVerification)
+	email.AutoSignInAfterVerify = c.AutoSignInAfterVerify
+	email.MagicLink = c.MagicLink
+	email.EmailOTP = c.EmailOTP
+	email.RevokeSessionsOnReset = c.ResetRevokesSessions
+	email.ChangeEmailConfirmOld = c.ChangeEmailConfirmOld
 	return &auth.Service{
+		Email: email,
 		Store: st, Hasher: hasher, Clock: clk,
 		Policy: session.Policy{
 			ExpiresIn: c.SessionExpiresIn, UpdateAge: c.SessionUpdateAge,
@@ -114,4 +130,33 @@ func NewAuthService(c *config.Config, st *sqlstore.Store, hasher *password.Pool,
 		MinPassword: c.PasswordMinLength, MaxPassword: c.PasswordMaxLength,
 		Signup: auth.SignupMode(c.Signup), SignupSecret: c.SignupSecret,
 	}
+}
+
+// Mail builds the outbox composer and the mail worker from the config: SMTP
+// when smtp-host is set, else the development sender writing to
+// <data-dir>/mail-outbox and to the log.
+func Mail(c *config.Config, st *sqlstore.Store, secret string, clk clock.Clock, log *slog.Logger) (*mailqueue.Composer, *mailqueue.Worker, error) {
+	tmpl, err := mail.LoadTemplates(c.MailTemplates)
+	if err != nil {
+		return nil, nil, err
+	}
+	box, err := seal.New(secret, "mail")
+	if err != nil {
+		return nil, nil, err
+	}
+	var sender mail.Sender
+	if c.SMTPHost != "" {
+		sender, err = mail.NewSMTPSender(mail.SMTPConfig{Host: c.SMTPHost, Port: c.SMTPPort, TLS: c.SMTPTLS,
+			Username: c.SMTPUsername, Password: c.SMTPPassword, From: c.MailFrom})
+		if err != nil {
+			return nil, nil, err
+		}
+	} else {
+		dir := filepath.Join(c.DataDir, "mail-outbox")
+		log.Warn("no smtp-host configured: mail goes to the log and to files (development only)", "dir", dir)
+		sender = mail.NewDirSender(dir, log)
+	}
+	composer := &mailqueue.Composer{Templates: tmpl, Box: box, Product: c.ProductName, Clock: clk}
+	worker := &mailqueue.Worker{Store: st, Sender: sender, Box: box, Clock: clk, Log: log, RetryFor: c.MailRetryFor}
+	return composer, worker, nil
 }

@@ -76,7 +76,12 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	hasher.OnWait = met.ObserveHashWait
 	hasher.MaxWait = 10 * time.Second
 	clk := clock.Real{}
-	svc := NewAuthService(c, st, hasher, clk)
+	composer, mailer, err := Mail(c, st, secret, clk, log)
+	if err != nil {
+		return err
+	}
+	mailer.OnResult = func(outcome string) { met.Mail.WithLabelValues(outcome).Inc() }
+	svc := NewAuthService(c, st, hasher, clk, secret, composer)
 	api, err := httpapi.New(httpapi.Options{
 		Auth: svc, Store: st, Secret: secret, BaseURL: c.BaseURL, TrustedOrigins: c.TrustedOrigins,
 		CookiePrefix: c.CookiePrefix, RateLimit: c.RateLimit, TrustedProxyHeader: c.TrustedProxyHeader,
@@ -97,6 +102,7 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	go sweep(sweepCtx, st, met, api, c.SweepInterval, log)
+	go mailer.Run(sweepCtx)
 
 	fmt.Fprintf(stdout, "auther listening on http://%s (public URL %s)\nauther database: %s\n", ln.Addr(), c.BaseURL, DescribeDatabase(c))
 	log.Info("serving", "addr", ln.Addr().String(), "base_url", c.BaseURL, "database", DescribeDatabase(c),

@@ -35,6 +35,7 @@ type Service struct {
 	MaxPassword  int
 	Signup       SignupMode
 	SignupSecret string
+	Email        EmailOptions
 }
 
 // Meta describes the client making a request.
@@ -145,8 +146,9 @@ type SignUpInput struct {
 	Email      string
 	Password   string
 	Image      *string
-	RememberMe bool
-	Secret     string // x-internal-signup-secret header
+	RememberMe  bool
+	Secret      string // x-internal-signup-secret header
+	CallbackURL string // where the verification link leads
 }
 
 // SignUp creates a user with a credential account and a first session, in
@@ -170,10 +172,11 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) (*store.Us
 	if err := s.checkPassword(in.Password); err != nil {
 		return nil, nil, err
 	}
+	requireVerify := s.mailEnabled() && s.Email.Verification == VerifyRequired
 	// Cheap early answer for the common duplicate; the unique index
 	// decides races.
 	if _, err := s.Store.GetUserByEmail(ctx, email); err == nil {
-		return nil, nil, ErrUserExists
+		return s.duplicateSignUp(ctx, in, email, requireVerify)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, err
 	}
@@ -185,14 +188,43 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) (*store.Us
 	u := &store.User{ID: id.New(), Name: in.Name, Email: email, Image: in.Image, CreatedAt: now, UpdatedAt: now}
 	a := &store.Account{ID: id.New(), AccountID: u.ID, ProviderID: store.ProviderCredential, UserID: u.ID,
 		Password: &hash, CreatedAt: now, UpdatedAt: now}
-	iss := s.newSession(u.ID, in.RememberMe, m)
-	if err := s.Store.CreateUser(ctx, u, a, &iss.Session, nil); err != nil {
+	var follow *store.Followup
+	if s.mailEnabled() && s.Email.Verification != VerifyOff {
+		v, m, err := s.verificationMail(u, in.CallbackURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		follow = &store.Followup{Verification: v, Mail: m}
+	}
+	var iss *Issued
+	var sess *store.Session
+	if !requireVerify {
+		n := s.newSession(u.ID, in.RememberMe, m)
+		iss, sess = &n, &n.Session
+	}
+	if err := s.Store.CreateUser(ctx, u, a, sess, follow); err != nil {
 		if errors.Is(err, store.ErrEmailTaken) {
-			return nil, nil, ErrUserExists
+			return s.duplicateSignUp(ctx, in, email, requireVerify)
 		}
 		return nil, nil, err
 	}
-	return u, &iss, nil
+	return u, iss, nil
+}
+
+// duplicateSignUp answers a sign-up for a taken address. When verification
+// is required the answer is the same as for a new address (a user and no
+// session), as Better Auth does, so sign-up does not reveal which addresses
+// have accounts; otherwise it is 422.
+func (s *Service) duplicateSignUp(ctx context.Context, in SignUpInput, email string, hide bool) (*store.User, *Issued, error) {
+	if !hide {
+		return nil, nil, ErrUserExists
+	}
+	// Spend the hashing work a real sign-up would, so timing does not tell.
+	if _, err := s.Hasher.Hash(ctx, in.Password); err != nil {
+		return nil, nil, hashErr(err)
+	}
+	now := s.now()
+	return &store.User{ID: id.New(), Name: in.Name, Email: email, Image: in.Image, CreatedAt: now, UpdatedAt: now}, nil, nil
 }
 
 func checkProfile(name string, image *string) error {
@@ -267,6 +299,12 @@ func (s *Service) SignIn(ctx context.Context, email, pw string, remember bool, m
 	}
 	if !ok {
 		return nil, nil, ErrInvalidCredentials
+	}
+	if s.mailEnabled() && s.Email.Verification == VerifyRequired && !u.EmailVerified {
+		if err := s.resendOnRefusedSignIn(ctx, u); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, ErrEmailNotVerified
 	}
 	iss := s.newSession(u.ID, remember, m)
 	if err := s.Store.CreateSession(ctx, &iss.Session); err != nil {

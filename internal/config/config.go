@@ -42,6 +42,22 @@ type Config struct {
 	LogFormat          string
 	Migrate            bool
 	DebugAddr          string
+
+	EmailVerification     string // off | on | required
+	AutoSignInAfterVerify bool
+	MagicLink             bool
+	EmailOTP              bool
+	ResetRevokesSessions  bool
+	ChangeEmailConfirmOld bool
+	ProductName           string
+	MailFrom              string
+	MailTemplates         string
+	MailRetryFor          time.Duration
+	SMTPHost              string
+	SMTPPort              int
+	SMTPTLS               string
+	SMTPUsername          string
+	SMTPPassword          string
 }
 
 // Key is one setting.
@@ -127,6 +143,35 @@ var Keys = []Key{
 	{"sweep-interval", "10m", "How often expired sessions and verifications are deleted.", dur(func(c *Config) *time.Duration { return &c.SweepInterval })},
 	{"log-level", "info", "debug, info, warn or error.", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log-format", "text", "text or json.", str(func(c *Config) *string { return &c.LogFormat })},
+	{"email-verification", "off", "off; on (a verification link is mailed at sign-up); or required (sign-in is refused until the address is verified).", func(c *Config, v string) error {
+		switch v {
+		case "off", "on", "required":
+			c.EmailVerification = v
+			return nil
+		}
+		return fmt.Errorf("must be off, on or required, not %q", v)
+	}},
+	{"auto-sign-in-after-verification", "off", "Following a verification link also signs the user in.", boolean(func(c *Config) *bool { return &c.AutoSignInAfterVerify })},
+	{"magic-link", "on", "Sign-in by emailed link (POST /sign-in/magic-link).", boolean(func(c *Config) *bool { return &c.MagicLink })},
+	{"email-otp", "on", "Six-digit codes by email for sign-in, verification and password reset.", boolean(func(c *Config) *bool { return &c.EmailOTP })},
+	{"password-reset-revokes-sessions", "on", "A password reset signs the user out everywhere.", boolean(func(c *Config) *bool { return &c.ResetRevokesSessions })},
+	{"change-email-confirm-old", "off", "A verified user's change of email must first be approved from the old address.", boolean(func(c *Config) *bool { return &c.ChangeEmailConfirmOld })},
+	{"product-name", "Auther", "Name used in mail.", str(func(c *Config) *string { return &c.ProductName })},
+	{"mail-from", "Auther <no-reply@localhost>", "From address of outgoing mail.", str(func(c *Config) *string { return &c.MailFrom })},
+	{"mail-templates", "", "Folder whose files override the built-in mail templates by name (see internal/mail/templates).", str(func(c *Config) *string { return &c.MailTemplates })},
+	{"mail-retry-for", "24h", "How long undeliverable mail is retried (with exponential backoff) before it is marked failed.", dur(func(c *Config) *time.Duration { return &c.MailRetryFor })},
+	{"smtp-host", "", "SMTP server. Empty: mail is written to <data-dir>/mail-outbox and to the log (development).", str(func(c *Config) *string { return &c.SMTPHost })},
+	{"smtp-port", "0", "SMTP port; 0 means 587 for starttls, 465 for tls, 25 for none.", integer(func(c *Config) *int { return &c.SMTPPort })},
+	{"smtp-tls", "starttls", "starttls (required), tls (implicit TLS), or none (local relays only).", func(c *Config, v string) error {
+		switch v {
+		case "starttls", "tls", "none":
+			c.SMTPTLS = v
+			return nil
+		}
+		return fmt.Errorf("must be starttls, tls or none, not %q", v)
+	}},
+	{"smtp-username", "", "SMTP AUTH user (empty: no AUTH).", str(func(c *Config) *string { return &c.SMTPUsername })},
+	{"smtp-password", "", "SMTP AUTH password.", str(func(c *Config) *string { return &c.SMTPPassword })},
 	{"debug-addr", "", "If set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it private.", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"migrate", "false", "serve: apply pending migrations before starting (always done on the embedded SQLite default).", boolean(func(c *Config) *bool { return &c.Migrate })},
 }

@@ -36,9 +36,11 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL":
 		return http.StatusUnprocessableEntity
-	case "SIGNUP_SECRET_REQUIRED", "SESSION_NOT_FRESH":
+	case "SIGNUP_SECRET_REQUIRED", "SESSION_NOT_FRESH", "EMAIL_NOT_VERIFIED", "TOO_MANY_ATTEMPTS", "NEW_USER_SIGNUP_DISABLED":
 		return http.StatusForbidden
-	case "USER_NOT_FOUND":
+	case "TOKEN_EXPIRED":
+		return http.StatusUnauthorized
+	case "USER_NOT_FOUND", "NOT_FOUND":
 		return http.StatusNotFound
 	case "SERVICE_UNAVAILABLE":
 		return http.StatusServiceUnavailable
@@ -95,10 +97,15 @@ func (s *Server) signUpEmail(w http.ResponseWriter, r *http.Request) {
 	remember := boolOr(req.RememberMe, true)
 	u, iss, err := s.auth.SignUp(r.Context(), auth.SignUpInput{
 		Name: *req.Name, Email: *req.Email, Password: *req.Password, Image: req.Image,
-		RememberMe: remember, Secret: r.Header.Get("x-internal-signup-secret"),
+		RememberMe: remember, Secret: r.Header.Get("x-internal-signup-secret"), CallbackURL: req.CallbackURL,
 	}, meta(r))
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if iss == nil {
+		// Verification required: no session until the address is proven.
+		writeJSON(w, 200, map[string]any{"token": nil, "user": toUser(u)})
 		return
 	}
 	s.log.Info("user signed up", "user_id", u.ID, "ip", ipFrom(r))

@@ -19,6 +19,7 @@ type Metrics struct {
 	HashWait prometheus.Histogram     // time waiting for a password-hash slot
 	RateHits *prometheus.CounterVec   // 429s by route
 	Swept    *prometheus.CounterVec   // expired rows deleted, by table
+	Mail     *prometheus.CounterVec   // mail delivery outcomes
 }
 
 // New registers Auther's collectors and the Go/process ones.
@@ -43,8 +44,11 @@ func New() *Metrics {
 		Swept: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auther_expired_rows_deleted_total", Help: "Expired rows deleted by the sweeper, by table.",
 		}, []string{"table"}),
+		Mail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auther_mail_deliveries_total", Help: "Mail delivery attempts by outcome (sent, retry, failed).",
+		}, []string{"outcome"}),
 	}
-	r.MustRegister(m.Requests, m.Latency, m.HashWait, m.RateHits, m.Swept,
+	r.MustRegister(m.Requests, m.Latency, m.HashWait, m.RateHits, m.Swept, m.Mail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

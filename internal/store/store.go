@@ -92,6 +92,13 @@ type Mail struct {
 	UpdatedAt     time.Time
 }
 
+// Followup is what a change leaves behind in its own transaction: a
+// verification to be proven and the mail that carries it. Either may be nil.
+type Followup struct {
+	Verification *Verification
+	Mail         *Mail
+}
+
 // Mail statuses.
 const (
 	MailPending = "pending"
@@ -110,9 +117,9 @@ type ListUsersOptions struct {
 // inside one transaction, so callers never manage transactions.
 type Store interface {
 	// CreateUser inserts u and, when not nil, its first account, its first
-	// session and a mail to queue, all or nothing. ErrEmailTaken if the
-	// email exists.
-	CreateUser(ctx context.Context, u *User, a *Account, s *Session, m *Mail) error
+	// session and the follow-up (a verification and its mail), all or
+	// nothing. ErrEmailTaken if the email exists.
+	CreateUser(ctx context.Context, u *User, a *Account, s *Session, f *Followup) error
 	GetUser(ctx context.Context, id string) (*User, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	// GetUserWithCredential returns the user with that email and its

@@ -67,7 +67,7 @@ func (s *Store) insertAccount(ctx context.Context, e execer, a *store.Account) e
 }
 
 // CreateUser implements store.Store.
-func (s *Store) CreateUser(ctx context.Context, u *store.User, a *store.Account, sess *store.Session, m *store.Mail) error {
+func (s *Store) CreateUser(ctx context.Context, u *store.User, a *store.Account, sess *store.Session, f *store.Followup) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.insertUser(ctx, tx, u); err != nil {
 			return err
@@ -82,7 +82,15 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User, a *store.Account,
 				return err
 			}
 		}
-		return s.insertMail(ctx, tx, m)
+		if f == nil {
+			return nil
+		}
+		if f.Verification != nil {
+			if err := s.insertVerification(ctx, tx, f.Verification); err != nil {
+				return err
+			}
+		}
+		return s.insertMail(ctx, tx, f.Mail)
 	})
 }
 

@@ -65,12 +65,12 @@ func testVerificationLifecycle(t *testing.T, s store.Store) {
 
 func testMailQueuedWithItsChange(t *testing.T, s store.Store) {
 	u := newUser("queued@example.com")
-	if err := s.CreateUser(ctx, u, credential(u, "s:k"), nil, newMail(u.Email)); err != nil {
+	if err := s.CreateUser(ctx, u, credential(u, "s:k"), nil, &store.Followup{Mail: newMail(u.Email)}); err != nil {
 		t.Fatal(err)
 	}
 	// A failed creation queues nothing.
 	dup := newUser("queued@example.com")
-	if err := s.CreateUser(ctx, dup, nil, nil, newMail("dup@example.com")); !errors.Is(err, store.ErrEmailTaken) {
+	if err := s.CreateUser(ctx, dup, nil, nil, &store.Followup{Mail: newMail("dup@example.com")}); !errors.Is(err, store.ErrEmailTaken) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	v := &store.Verification{ID: id.New(), Identifier: "reset-password:x", Value: u.ID, ExpiresAt: now().Add(time.Hour), CreatedAt: now(), UpdatedAt: now()}
