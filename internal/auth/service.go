@@ -142,10 +142,10 @@ func truncate(s string, n int) string {
 
 // SignUpInput is what sign-up needs.
 type SignUpInput struct {
-	Name       string
-	Email      string
-	Password   string
-	Image      *string
+	Name        string
+	Email       string
+	Password    string
+	Image       *string
 	RememberMe  bool
 	Secret      string // x-internal-signup-secret header
 	CallbackURL string // where the verification link leads
