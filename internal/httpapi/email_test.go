@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auther/auther/internal/auth"
+	"github.com/auther/auther/internal/testdb"
 )
 
 func TestSignUpVerifyEmailThroughSMTP(t *testing.T) {
@@ -312,4 +313,59 @@ func TestChangeEmailConfirmsOldAddressFirst(t *testing.T) {
 			t.Errorf("after both steps: %v", u["email"])
 		}
 	}, func(o *auth.EmailOptions) { o.ChangeEmailConfirmOld = true })
+}
+
+func TestMagicLinkRespectsSignupModeAndResetCreatesCredential(t *testing.T) {
+	st := testdb.SQLite(t)
+	m := newMailEnv(t, st, auth.VerifyOff)
+	m.client().signUp("member@example.com", pw)
+	m.auth.Signup = auth.SignupClosed
+	r1 := m.client().post("/api/auth/sign-in/magic-link", map[string]any{"email": "stranger@example.com", "errorCallbackURL": "/oops"})
+	r2 := m.client().post("/api/auth/sign-in/magic-link", map[string]any{"email": "member@example.com", "errorCallbackURL": "/oops"})
+	if r1.Status != 200 || string(r1.Body) != string(r2.Body) {
+		t.Fatalf("unknown %d %s vs known %d %s: must be identical", r1.Status, r1.Body, r2.Status, r2.Body)
+	}
+	msgs := m.smtp.WaitFor(t, 2, 5*time.Second)
+	var strangerLink string
+	for _, msg := range msgs {
+		if msg.To[0] == "stranger@example.com" {
+			strangerLink = m.linkIn(t, msg)
+		}
+	}
+	v := m.client().get(strangerLink)
+	if v.Status != 302 || v.Header.Get("Location") != "/oops?error=new_user_signup_disabled" {
+		t.Fatalf("closed sign-up via magic link: %d %s", v.Status, v.Header.Get("Location"))
+	}
+	if _, err := st.GetUserByEmail(context.Background(), "stranger@example.com"); err == nil {
+		t.Fatal("a user was created with sign-up closed")
+	}
+}
+
+func TestResetCreatesCredentialForPasswordlessUser(t *testing.T) {
+	st := testdb.SQLite(t)
+	m := newMailEnv(t, st, auth.VerifyOff)
+	m.client().post("/api/auth/sign-in/magic-link", map[string]any{"email": "nopw@example.com"})
+	c := m.client()
+	if r := c.get(m.linkIn(t, m.mailTo(t, 1, "nopw@example.com"))); r.Status != 200 {
+		t.Fatalf("magic sign-up: %d %s", r.Status, r.Body)
+	}
+	u, _ := st.GetUserByEmail(context.Background(), "nopw@example.com")
+	if accs, _ := st.ListAccounts(context.Background(), u.ID); len(accs) != 0 {
+		t.Fatalf("magic-link user has accounts: %+v", accs)
+	}
+	m.client().post("/api/auth/request-password-reset", map[string]any{"email": "nopw@example.com", "redirectTo": "/r"})
+	loc, _ := url.Parse(m.client().get(m.linkIn(t, m.mailTo(t, 2, "nopw@example.com"))).Header.Get("Location"))
+	if r := m.client().post("/api/auth/reset-password", map[string]any{"token": loc.Query().Get("token"), "newPassword": "first password!"}); r.Status != 200 {
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
+	}
+	if r := m.client().post("/api/auth/sign-in/email", map[string]any{"email": "nopw@example.com", "password": "first password!"}); r.Status != 200 {
+		t.Errorf("password sign-in after reset: %d %s", r.Status, r.Body)
+	}
+	// The reset link has expired after an hour.
+	m.client().post("/api/auth/request-password-reset", map[string]any{"email": "nopw@example.com", "redirectTo": "/r"})
+	link := m.linkIn(t, m.mailTo(t, 3, "nopw@example.com"))
+	m.clock.Advance(time.Hour + time.Second)
+	if r := m.client().get(link); !strings.Contains(r.Header.Get("Location"), "error=INVALID_TOKEN") {
+		t.Errorf("expired reset link: %s", r.Header.Get("Location"))
+	}
 }
