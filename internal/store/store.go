@@ -92,6 +92,18 @@ type Mail struct {
 	UpdatedAt     time.Time
 }
 
+// SigningKey is a token signing key. PrivateKey is sealed by the caller.
+// ExpiresAt is nil for the key in use; a rotated key is published until it.
+type SigningKey struct {
+	ID         string
+	Algorithm  string
+	Curve      string
+	PublicKey  string // JWK JSON
+	PrivateKey string // sealed
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time
+}
+
 // Followup is what a change leaves behind in its own transaction: a
 // verification to be proven and the mail that carries it. Either may be nil.
 type Followup struct {
@@ -188,6 +200,16 @@ type Store interface {
 	// DeleteExpired removes up to limit expired sessions and up to limit
 	// expired verifications and reports how many of each went.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (sessions, verifications int, err error)
+
+	// AddSigningKey makes k the signing key: every key still in use gets
+	// ExpiresAt = retireAt (it stays published until then) and k is
+	// inserted, in one transaction serialised against other rotations.
+	AddSigningKey(ctx context.Context, k *SigningKey, retireAt time.Time) error
+	// ListSigningKeys returns all keys, newest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// DeleteExpiredSigningKeys removes keys whose ExpiresAt has passed; the
+	// key in use (no ExpiresAt) is never removed.
+	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error

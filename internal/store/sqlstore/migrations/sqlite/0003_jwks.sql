@@ -1,0 +1,13 @@
+-- Token signing keys. The newest key signs; a rotated key keeps being
+-- published (expires_at = when it stops) until every token it signed has
+-- expired. private_key is sealed (AES-GCM, key derived from AUTHER_SECRET).
+CREATE TABLE jwks (
+    id          text NOT NULL PRIMARY KEY,
+    alg         text NOT NULL,
+    crv         text,
+    public_key  text NOT NULL,
+    private_key text NOT NULL,
+    created_at  text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    expires_at  text
+);
+CREATE INDEX jwks_created_at_idx ON jwks (created_at);
