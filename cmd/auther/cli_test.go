@@ -60,3 +60,19 @@ func TestMigrateAndUserCommands(t *testing.T) {
 		t.Errorf("version: %q", out)
 	}
 }
+
+func TestKeysCommands(t *testing.T) {
+	dir := "--data-dir=" + t.TempDir()
+	if _, err := run(t, "", "keys", "rotate", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "", "keys", "rotate", dir, "--signing-algorithm", "EdDSA")
+	if err != nil || !strings.Contains(out, "(EdDSA)") {
+		t.Fatalf("rotate: %v %s", err, out)
+	}
+	out, _ = run(t, "", "keys", "list", dir)
+	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "signing") || !strings.Contains(out, "retired, published until") ||
+		!strings.Contains(out, "RS256") || !strings.Contains(out, "EdDSA") {
+		t.Errorf("keys list:\n%s", out)
+	}
+}

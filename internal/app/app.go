@@ -19,6 +19,7 @@ import (
 	"github.com/auther/auther/internal/auth"
 	"github.com/auther/auther/internal/clock"
 	"github.com/auther/auther/internal/config"
+	"github.com/auther/auther/internal/keys"
 	"github.com/auther/auther/internal/mail"
 	"github.com/auther/auther/internal/mailqueue"
 	"github.com/auther/auther/internal/password"
@@ -159,4 +160,14 @@ func Mail(c *config.Config, st *sqlstore.Store, secret string, clk clock.Clock, 
 	composer := &mailqueue.Composer{Templates: tmpl, Box: box, Product: c.ProductName, Clock: clk}
 	worker := &mailqueue.Worker{Store: st, Sender: sender, Box: box, Clock: clk, Log: log, RetryFor: c.MailRetryFor}
 	return composer, worker, nil
+}
+
+// Keys builds the signing-key manager from the config.
+func Keys(c *config.Config, st *sqlstore.Store, secret string, clk clock.Clock) (*keys.Manager, error) {
+	box, err := seal.New(secret, "signing-keys")
+	if err != nil {
+		return nil, err
+	}
+	return &keys.Manager{Store: st, Box: box, Clock: clk, Algorithm: c.SigningAlgorithm,
+		RotateEvery: c.KeyRotationInterval, Retention: c.KeyRetention}, nil
 }

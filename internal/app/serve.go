@@ -15,6 +15,7 @@ import (
 	"github.com/auther/auther/internal/clock"
 	"github.com/auther/auther/internal/config"
 	"github.com/auther/auther/internal/httpapi"
+	"github.com/auther/auther/internal/keys"
 	"github.com/auther/auther/internal/metrics"
 	"github.com/auther/auther/internal/migrate"
 	"github.com/auther/auther/internal/password"
@@ -82,10 +83,19 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	}
 	mailer.OnResult = func(outcome string) { met.Mail.WithLabelValues(outcome).Inc() }
 	svc := NewAuthService(c, st, hasher, clk, secret, composer)
+	km, err := Keys(c, st, secret, clk)
+	if err != nil {
+		return err
+	}
+	if rotated, err := km.Ensure(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	} else if rotated {
+		log.Info("created a new signing key", "alg", c.SigningAlgorithm)
+	}
 	api, err := httpapi.New(httpapi.Options{
 		Auth: svc, Store: st, Secret: secret, BaseURL: c.BaseURL, TrustedOrigins: c.TrustedOrigins,
 		CookiePrefix: c.CookiePrefix, RateLimit: c.RateLimit, TrustedProxyHeader: c.TrustedProxyHeader,
-		Metrics: met, Logger: log, Clock: clk,
+		Metrics: met, Logger: log, Clock: clk, Keys: km,
 	})
 	if err != nil {
 		return err
@@ -103,6 +113,7 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	defer stopSweep()
 	go sweep(sweepCtx, st, met, api, c.SweepInterval, log)
 	go mailer.Run(sweepCtx)
+	go maintainKeys(sweepCtx, km, log)
 
 	fmt.Fprintf(stdout, "auther listening on http://%s (public URL %s)\nauther database: %s\n", ln.Addr(), c.BaseURL, DescribeDatabase(c))
 	log.Info("serving", "addr", ln.Addr().String(), "base_url", c.BaseURL, "database", DescribeDatabase(c),
@@ -141,6 +152,25 @@ func sweep(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, api *h
 		}
 		api.SweepLimiter()
 		SweepOnce(ctx, st, met, log)
+	}
+}
+
+// maintainKeys reloads the keys every minute (so this replica sees rotations
+// made by others or by `auther keys rotate`) and rotates and prunes when due.
+func maintainKeys(ctx context.Context, km *keys.Manager, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if rotated, err := km.Ensure(ctx); err != nil {
+			log.Warn("signing key maintenance failed", "err", err)
+		} else if rotated {
+			log.Info("rotated the signing key")
+		}
 	}
 }
 

@@ -58,6 +58,10 @@ type Config struct {
 	SMTPTLS               string
 	SMTPUsername          string
 	SMTPPassword          string
+
+	SigningAlgorithm    string
+	KeyRotationInterval time.Duration
+	KeyRetention        time.Duration
 }
 
 // Key is one setting.
@@ -172,6 +176,16 @@ var Keys = []Key{
 	}},
 	{"smtp-username", "", "SMTP AUTH user (empty: no AUTH).", str(func(c *Config) *string { return &c.SMTPUsername })},
 	{"smtp-password", "", "SMTP AUTH password.", str(func(c *Config) *string { return &c.SMTPPassword })},
+	{"signing-algorithm", "RS256", "Algorithm of new token signing keys: RS256, ES256 or EdDSA.", func(c *Config, v string) error {
+		switch v {
+		case "RS256", "ES256", "EdDSA":
+			c.SigningAlgorithm = v
+			return nil
+		}
+		return fmt.Errorf("must be RS256, ES256 or EdDSA, not %q", v)
+	}},
+	{"key-rotation-interval", "720h", "Age at which the signing key is replaced by a new one (auther keys rotate does it at once).", dur(func(c *Config) *time.Duration { return &c.KeyRotationInterval })},
+	{"key-retention", "1440h", "How long a retired signing key stays published in the JWKS; must exceed every token lifetime.", dur(func(c *Config) *time.Duration { return &c.KeyRetention })},
 	{"debug-addr", "", "If set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it private.", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"migrate", "false", "serve: apply pending migrations before starting (always done on the embedded SQLite default).", boolean(func(c *Config) *bool { return &c.Migrate })},
 }

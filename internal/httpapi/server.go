@@ -12,6 +12,7 @@ import (
 
 	"github.com/auther/auther/internal/auth"
 	"github.com/auther/auther/internal/clock"
+	"github.com/auther/auther/internal/keys"
 	"github.com/auther/auther/internal/metrics"
 	"github.com/auther/auther/internal/ratelimit"
 	"github.com/auther/auther/internal/session"
@@ -31,6 +32,8 @@ type Options struct {
 	Metrics            *metrics.Metrics
 	Logger             *slog.Logger
 	Clock              clock.Clock
+	// Keys publishes the JWKS (nil: no JWKS endpoints).
+	Keys *keys.Manager
 }
 
 // Server is the HTTP API.
@@ -44,6 +47,7 @@ type Server struct {
 	ipHeader string
 	metrics  *metrics.Metrics
 	log      *slog.Logger
+	keys     *keys.Manager
 	handler  http.Handler
 }
 
@@ -65,7 +69,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		auth: o.Auth, store: o.Store, signer: session.NewSigner(o.Secret),
 		cookies: newCookies(o.CookiePrefix, base), origins: newOrigins(base, o.TrustedOrigins),
-		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger,
+		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger, keys: o.Keys,
 	}
 	if o.RateLimit {
 		s.limiter = ratelimit.New(o.Clock)
@@ -121,6 +125,10 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.HandleFunc("/api/auth/", notFound)
 	mux.HandleFunc("/api/auth", notFound) // not the mux's HTML redirect to /api/auth/
+	if s.keys != nil {
+		api("GET", "/jwks", s.jwks)
+		mux.Handle("/.well-known/jwks.json", s.only("GET", s.jwks))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
@@ -137,6 +145,14 @@ func (s *Server) only(method string, h http.HandlerFunc) http.Handler {
 		}
 		h(w, r)
 	})
+}
+
+// jwks publishes the signing keys. Relying parties cache it; five minutes
+// keeps a rotation visible quickly while sparing the server.
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	writeJSON(w, 200, s.keys.JWKS())
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
