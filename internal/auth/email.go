@@ -253,6 +253,12 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, m Meta) (*Verif
 	if err != nil {
 		return nil, err
 	}
+	return s.verified(ctx, u, m)
+}
+
+// verified reports a newly verified address, signing the user in when
+// auto sign-in after verification is on.
+func (s *Service) verified(ctx context.Context, u *store.User, m Meta) (*VerifyResult, error) {
 	res := &VerifyResult{User: u}
 	if s.Email.AutoSignInAfterVerify {
 		iss := s.newSession(u.ID, true, m)

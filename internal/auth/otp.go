@@ -158,15 +158,7 @@ func (s *Service) VerifyEmailOTP(ctx context.Context, email, otp string, m Meta)
 	if err != nil {
 		return nil, err
 	}
-	res := &VerifyResult{User: u}
-	if s.Email.AutoSignInAfterVerify {
-		iss := s.newSession(u.ID, true, m)
-		if err := s.Store.CreateSession(ctx, &iss.Session); err != nil {
-			return nil, err
-		}
-		res.Issued = &iss
-	}
-	return res, nil
+	return s.verified(ctx, u, m)
 }
 
 // ResetPasswordOTP sets a new password with a forget-password code.

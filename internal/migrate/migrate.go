@@ -326,6 +326,12 @@ func (m *Migrator) bind(q string) string {
 	if m.dialect != Postgres {
 		return q
 	}
+	return Rebind(q)
+}
+
+// Rebind turns "?" placeholders into PostgreSQL's "$1", "$2"… (queries are
+// written once, in SQLite's style).
+func Rebind(q string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range q {

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/auther/auther/internal/migrate"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -66,18 +66,7 @@ func (d *dialect) q(query string) string {
 	if v, ok := d.cache.Load(query); ok {
 		return v.(string)
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	out := b.String()
+	out := migrate.Rebind(query)
 	d.cache.Store(query, out)
 	return out
 }
