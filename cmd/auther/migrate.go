@@ -56,8 +56,8 @@ func migrateCmd(load loader, out io.Writer) *cobra.Command {
 			for _, p := range st.Pending {
 				fmt.Fprintf(out, "pending   %s\n", p.Name)
 			}
-			if err := st.Err(); err != nil && len(st.Pending) == 0 {
-				return err
+			if len(st.Drifted) > 0 || len(st.Unknown) > 0 {
+				return st.Err() // exit non-zero: this database cannot be served as it is
 			}
 			return nil
 		}),

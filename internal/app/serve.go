@@ -112,7 +112,9 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	go sweep(sweepCtx, st, met, api, c.SweepInterval, log)
-	go mailer.Run(sweepCtx)
+	mailDone := make(chan struct{})
+	go func() { mailer.Run(sweepCtx); close(mailDone) }()
+	defer func() { stopSweep(); <-mailDone }() // before the store closes
 	go maintainKeys(sweepCtx, km, log)
 
 	fmt.Fprintf(stdout, "auther listening on http://%s (public URL %s)\nauther database: %s\n", ln.Addr(), c.BaseURL, DescribeDatabase(c))

@@ -321,8 +321,14 @@ func (s *Service) CheckResetToken(ctx context.Context, token string) error {
 // credential account if the user had none, and (by default) signs the user
 // out everywhere.
 func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
-	if err := s.checkPassword(newPassword); err != nil {
-		return err // checked first, so a bad password does not burn the token
+	// Validate and hash before using the token up, so a bad password or a
+	// busy hashing pool (503, retry) does not burn the link.
+	if err := s.CheckResetToken(ctx, token); err != nil {
+		return err // cheap refusal before any hashing
+	}
+	hash, err := s.hashNew(ctx, newPassword)
+	if err != nil {
+		return err
 	}
 	var userID string
 	if err := s.takeLink(ctx, purposeReset, token, &userID); err != nil {
@@ -331,19 +337,28 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		}
 		return err
 	}
-	return s.setPassword(ctx, userID, newPassword)
+	return s.setPassword(ctx, userID, hash)
 }
 
-func (s *Service) setPassword(ctx context.Context, userID, pw string) error {
+// hashNew validates a new password and hashes it.
+func (s *Service) hashNew(ctx context.Context, pw string) (string, error) {
+	if err := s.checkPassword(pw); err != nil {
+		return "", err
+	}
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return "", hashErr(err)
+	}
+	return hash, nil
+}
+
+// setPassword stores an already computed hash.
+func (s *Service) setPassword(ctx context.Context, userID, hash string) error {
 	if _, err := s.Store.GetUser(ctx, userID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrInvalidToken
 		}
 		return err
-	}
-	hash, err := s.Hasher.Hash(ctx, pw)
-	if err != nil {
-		return hashErr(err)
 	}
 	now := s.now()
 	a := &store.Account{ID: id.New(), AccountID: userID, ProviderID: store.ProviderCredential, UserID: userID,
@@ -426,10 +441,9 @@ func (s *Service) signInVerified(ctx context.Context, email, name string, m Meta
 		return nil, err
 	}
 	if !u.EmailVerified {
-		if u, err = s.Store.UpdateUser(ctx, u.ID, func(u *store.User) error {
-			u.EmailVerified, u.UpdatedAt = true, s.now()
-			return nil
-		}); err != nil {
+		// Whoever created this unverified account may not own the address:
+		// proving the address drops their password and sessions.
+		if u, err = s.Store.ClaimUser(ctx, u.ID, s.now()); err != nil {
 			return nil, err
 		}
 	}

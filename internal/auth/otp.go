@@ -37,24 +37,27 @@ func (s *Service) SendOTP(ctx context.Context, email, typ string) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	switch {
-	case u == nil && (typ != OTPSignIn || s.Signup != SignupOpen):
-		return nil // nobody to send to; answer as if sent
-	case u != nil && typ == OTPEmailVerification && u.EmailVerified:
-		return nil
-	}
-	name := ""
-	if u != nil {
-		name = u.Name
-	}
 	otp := verification.NewOTP()
 	ident := otpIdentifier(typ, email)
 	now := s.now()
 	v := &store.Verification{ID: id.New(), Identifier: ident, Value: verification.Value(s.Email.OTP.Hash(ident, otp), 0),
 		ExpiresAt: now.Add(s.Email.OTPTTL), CreatedAt: now, UpdatedAt: now}
-	m, err := s.Email.Mail.Compose("otp-"+typ, email, MailData{Name: name, OTP: otp, ExpiresIn: humanDuration(s.Email.OTPTTL)})
-	if err != nil {
-		return err
+	var m *store.Mail
+	switch {
+	case u == nil && (typ != OTPSignIn || s.Signup != SignupOpen),
+		u != nil && typ == OTPEmailVerification && u.EmailVerified:
+		// Nobody to send to. A decoy code is stored all the same (and never
+		// mailed), so checking codes for this address behaves exactly as
+		// for an address with an account: attempts, expiry and answers
+		// reveal nothing.
+	default:
+		name := ""
+		if u != nil {
+			name = u.Name
+		}
+		if m, err = s.Email.Mail.Compose("otp-"+typ, email, MailData{Name: name, OTP: otp, ExpiresIn: humanDuration(s.Email.OTPTTL)}); err != nil {
+			return err
+		}
 	}
 	// A new code replaces any earlier one of the same type.
 	return s.Store.ReplaceVerification(ctx, v, m)
@@ -166,6 +169,15 @@ func (s *Service) ResetPasswordOTP(ctx context.Context, email, otp, newPassword 
 	if err := s.checkPassword(newPassword); err != nil {
 		return err
 	}
+	// Check the code first (a wrong one costs no hashing), hash, then use it
+	// up: a busy hashing pool (503) leaves the code valid for a retry.
+	if err := s.checkOTP(ctx, OTPForgetPassword, email, otp, false); err != nil {
+		return err
+	}
+	hash, err := s.hashNew(ctx, newPassword)
+	if err != nil {
+		return err
+	}
 	if err := s.checkOTP(ctx, OTPForgetPassword, email, otp, true); err != nil {
 		return err
 	}
@@ -177,5 +189,5 @@ func (s *Service) ResetPasswordOTP(ctx context.Context, email, otp, newPassword 
 	if err != nil {
 		return err
 	}
-	return s.setPassword(ctx, u.ID, newPassword)
+	return s.setPassword(ctx, u.ID, hash)
 }

@@ -345,7 +345,11 @@ func (s *Service) Authenticate(ctx context.Context, token string, refresh bool) 
 		return nil, ErrNoSession
 	}
 	c := &Current{Session: *se, User: *u, Token: token}
-	if refresh && s.Policy.NeedsRefresh(se.ExpiresAt, now) {
+	// A "don't remember me" session never slides, whoever presents it
+	// (the dont_remember cookie only tells browsers; Bearer clients don't
+	// send it): it is recognisable by its short lifetime.
+	short := s.Policy.ShortLife < s.Policy.ExpiresIn && se.ExpiresAt.Sub(se.CreatedAt) <= s.Policy.ShortLife
+	if refresh && !short && s.Policy.NeedsRefresh(se.ExpiresAt, now) {
 		exp := now.Add(s.Policy.ExpiresIn)
 		if err := s.Store.ExtendSession(ctx, se.ID, exp, now); err == nil {
 			c.Session.ExpiresAt, c.Session.UpdatedAt, c.Refreshed = exp, now, true

@@ -26,7 +26,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, errorf(http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "Request cancelled"))
 		return
 	}
-	s.log.Error("internal error", "path", r.URL.Path, "err", err)
+	s.log.Error("internal error", "route", r.Pattern, "err", err)
 	writeError(w, errorf(http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "Internal server error"))
 }
 

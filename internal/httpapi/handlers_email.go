@@ -35,6 +35,17 @@ func withQuery(raw string, kv ...string) string {
 	return u.String()
 }
 
+// noSideEffectsForHEAD answers HEAD on link endpoints without using the
+// token: mail scanners and link previews send HEAD, and must not spend a
+// one-time link or receive its session.
+func noSideEffectsForHEAD(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodHead {
+		return false
+	}
+	w.WriteHeader(http.StatusOK)
+	return true
+}
+
 func redirect(w http.ResponseWriter, to string) {
 	w.Header().Set("Location", to)
 	w.WriteHeader(http.StatusFound)
@@ -103,6 +114,9 @@ func (s *Server) sendVerificationEmail(w http.ResponseWriter, r *http.Request) {
 
 // verifyEmail follows a verification (or change-of-email) link.
 func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request) {
+	if noSideEffectsForHEAD(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	cb := q.Get("callbackURL")
 	if s.badCallback(w, cb) {
@@ -233,6 +247,9 @@ func (s *Server) signInMagicLink(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) verifyMagicLink(w http.ResponseWriter, r *http.Request) {
+	if noSideEffectsForHEAD(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	cb, newCB, errCB := q.Get("callbackURL"), q.Get("newUserCallbackURL"), q.Get("errorCallbackURL")
 	if s.badCallback(w, cb, newCB, errCB) {

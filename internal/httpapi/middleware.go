@@ -55,6 +55,15 @@ func rateKey(ip string) string {
 	return ip
 }
 
+// methodLabel bounds the metrics label: clients can send any method name.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return m
+	}
+	return "OTHER"
+}
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -83,7 +92,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), ipKey, ip))
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("panic serving request", "path", r.URL.Path, "panic", p)
+				s.log.Error("panic serving request", "route", r.Pattern, "panic", p)
 				if sw.status == 0 {
 					writeError(sw, errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error"))
 				}
@@ -93,14 +102,16 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				route = "unmatched"
 			}
 			d := time.Since(start)
-			s.metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+			s.metrics.Requests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(sw.status)).Inc()
 			s.metrics.Latency.WithLabelValues(route).Observe(d.Seconds())
 			level := slog.LevelDebug
 			if sw.status >= 500 {
 				level = slog.LevelError
 			}
 			if s.log.Enabled(r.Context(), level) { // skip building attributes on the hot path
-				s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+				// The route pattern, not the path: paths can carry tokens
+				// (/reset-password/{token}).
+				s.log.Log(r.Context(), level, "request", "method", methodLabel(r.Method), "route", route, "status", sw.status,
 					"ms", float64(d.Microseconds())/1000, "ip", ip)
 			}
 		}()
@@ -141,12 +152,12 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 			return
 		}
 		if s.limiter != nil {
-			ok, retry := s.limiter.Allow(rateKey(ipFrom(r))+"|"+path, ratelimit.RuleFor(path))
+			ok, retry := s.limiter.Allow(rateKey(ipFrom(r))+"|"+ratelimit.Bucket(path), ratelimit.RuleFor(path))
 			if !ok {
 				secs := strconv.Itoa(int((retry + time.Second - 1) / time.Second))
 				h.Set("Retry-After", secs)
 				h.Set("X-Retry-After", secs) // Better Auth's header
-				s.metrics.RateHits.WithLabelValues(path).Inc()
+				s.metrics.RateHits.WithLabelValues(ratelimit.Bucket(path)).Inc()
 				writeError(w, errorf(http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Too many requests. Please try again later."))
 				return
 			}

@@ -99,7 +99,10 @@ func (w *Worker) Run(ctx context.Context) {
 func (w *Worker) Once(ctx context.Context) int {
 	w.defaults()
 	now := w.Clock.Now().UTC()
-	batch, err := w.Store.ClaimMail(ctx, now, w.Lease, 10)
+	// One mail per claim: its lease (2 min) always outlasts its send (at
+	// most 1 min), so another replica can never take a mail this worker is
+	// still sending.
+	batch, err := w.Store.ClaimMail(ctx, now, w.Lease, 1)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Log.Warn("claiming mail failed", "err", err)

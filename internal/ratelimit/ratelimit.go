@@ -31,6 +31,23 @@ func RuleFor(path string) Rule {
 	return Rule{10 * time.Second, 100}
 }
 
+// Bucket names the counter a path is limited under. Paths that carry a
+// value (reset tokens) share one bucket, and anything long is cut, so
+// clients cannot create counters without end by inventing paths.
+func Bucket(path string) string {
+	if strings.HasPrefix(path, "/reset-password/") {
+		return "/reset-password/:token"
+	}
+	if len(path) > 64 {
+		return strings.Clone(path[:64]) // a copy: do not pin the long original
+	}
+	return path
+}
+
+// maxPerShard bounds memory: past it, an arbitrary idle-or-not window is
+// forgotten to make room (fairness suffers only under a flood of clients).
+const maxPerShard = 4096
+
 type window struct {
 	start time.Time
 	count int
@@ -75,6 +92,12 @@ func (l *Limiter) Allow(key string, r Rule) (bool, time.Duration) {
 	w := sh.m[key]
 	if w == nil || now.Sub(w.start) >= r.Window {
 		if w == nil {
+			if len(sh.m) >= maxPerShard {
+				for k := range sh.m { // map order is random: evict one
+					delete(sh.m, k)
+					break
+				}
+			}
 			w = &window{}
 			sh.m[key] = w
 		}

@@ -140,6 +140,13 @@ type Store interface {
 	// UpdateUser loads the user, applies fn and saves the result in one
 	// transaction; UpdatedAt is set by the caller inside fn.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
+	// ClaimUser marks the user's address verified for someone who just
+	// proved control of it without the password (magic link, sign-in code).
+	// If the address was not verified before, whoever created the account
+	// may not own the address: the credential password and every session
+	// are removed in the same transaction, so a stranger who signed up
+	// first with someone else's address cannot keep a way in.
+	ClaimUser(ctx context.Context, id string, now time.Time) (*User, error)
 	// DeleteUser removes the user; sessions and accounts go with it.
 	DeleteUser(ctx context.Context, id string) error
 	ListUsers(ctx context.Context, opts ListUsersOptions) ([]User, error)

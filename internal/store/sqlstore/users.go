@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/auther/auther/internal/store"
 )
@@ -164,6 +165,34 @@ func (s *Store) forUpdate() string {
 	return ""
 }
 
+// ClaimUser implements store.Store.
+func (s *Store) ClaimUser(ctx context.Context, id string, now time.Time) (*store.User, error) {
+	var u store.User
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT `+userCols+` FROM "user" u WHERE u.id = ?`+s.forUpdate()), id).Scan(userDest(&u)...); err != nil {
+			return err
+		}
+		if u.EmailVerified {
+			return nil
+		}
+		for _, q := range []string{
+			`DELETE FROM account WHERE user_id = ? AND provider_id = 'credential'`,
+			`DELETE FROM session WHERE user_id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, s.d.q(q), id); err != nil {
+				return err
+			}
+		}
+		u.EmailVerified, u.UpdatedAt = true, now
+		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET email_verified = ?, updated_at = ? WHERE id = ?`), true, s.d.t(now), id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
 // DeleteUser implements store.Store.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM "user" WHERE id = ?`), id)
@@ -232,15 +261,12 @@ func (s *Store) ListAccounts(ctx context.Context, userID string) ([]store.Accoun
 // SetPassword implements store.Store.
 func (s *Store) SetPassword(ctx context.Context, a *store.Account, revoke bool, replace *store.Session) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.q(`UPDATE account SET password = ?, updated_at = ? WHERE user_id = ? AND provider_id = 'credential'`),
-			a.Password, s.d.t(a.UpdatedAt), a.UserID)
-		if err != nil {
+		// An upsert, so two concurrent first passwords cannot both insert.
+		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO account (id, account_id, provider_id, user_id, password, created_at, updated_at)
+			VALUES (?, ?, 'credential', ?, ?, ?, ?)
+			ON CONFLICT (provider_id, account_id) DO UPDATE SET password = excluded.password, updated_at = excluded.updated_at`),
+			a.ID, a.UserID, a.UserID, a.Password, s.d.t(a.CreatedAt), s.d.t(a.UpdatedAt)); err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			if err := s.insertAccount(ctx, tx, a); err != nil {
-				return err
-			}
 		}
 		if revoke {
 			if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM session WHERE user_id = ?`), a.UserID); err != nil {

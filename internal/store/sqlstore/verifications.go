@@ -30,6 +30,13 @@ func (s *Store) CreateVerification(ctx context.Context, v *store.Verification, m
 // ReplaceVerification implements store.Store.
 func (s *Store) ReplaceVerification(ctx context.Context, v *store.Verification, m *store.Mail) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if s.d == postgresDialect {
+			// Under READ COMMITTED two concurrent replaces would each delete
+			// nothing and insert their own row; serialise them per identifier.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, v.Identifier); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM verification WHERE identifier = ?`), v.Identifier); err != nil {
 			return err
 		}

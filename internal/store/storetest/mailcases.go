@@ -190,3 +190,31 @@ func testConcurrentMailClaims(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+func testClaimUser(t *testing.T, s store.Store) {
+	u := newUser("claim@example.com")
+	if err := s.CreateUser(ctx, u, credential(u, "stranger:hash"), newSession(u, time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ClaimUser(ctx, u.ID, now())
+	if err != nil || !got.EmailVerified {
+		t.Fatalf("ClaimUser = %+v, %v", got, err)
+	}
+	if _, acc, _ := s.GetUserWithCredential(ctx, u.Email); acc != nil {
+		t.Error("the unverified account's password survived the claim")
+	}
+	if list, _ := s.ListSessions(ctx, u.ID, now()); len(list) != 0 {
+		t.Error("the unverified account's sessions survived the claim")
+	}
+	// A verified user keeps everything.
+	v := newUser("verified@example.com")
+	v.EmailVerified = true
+	s.CreateUser(ctx, v, credential(v, "own:hash"), newSession(v, time.Hour), nil)
+	s.ClaimUser(ctx, v.ID, now())
+	if _, acc, _ := s.GetUserWithCredential(ctx, v.Email); acc == nil {
+		t.Error("a verified user's password was removed")
+	}
+	if list, _ := s.ListSessions(ctx, v.ID, now()); len(list) != 1 {
+		t.Error("a verified user's session was removed")
+	}
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"MailQueuedWithItsChange", testMailQueuedWithItsChange},
 		{"MailQueueLeases", testMailQueueLeases},
 		{"ConcurrentMailClaimsAreDisjoint", testConcurrentMailClaims},
+		{"ClaimUserDropsStrangersAccess", testClaimUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
