@@ -2,8 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/auther/auther/internal/store"
+	"github.com/auther/auther/internal/store/sqlstore"
 )
 
 // run executes the CLI in-process with its own output buffers.
@@ -74,5 +80,25 @@ func TestKeysCommands(t *testing.T) {
 	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "signing") || !strings.Contains(out, "retired, published until") ||
 		!strings.Contains(out, "RS256") || !strings.Contains(out, "EdDSA") {
 		t.Errorf("keys list:\n%s", out)
+	}
+}
+
+func TestMailFailedListsPermanentFailures(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := run(t, "", "migrate", "up", "--data-dir="+dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.OpenSQLite(filepath.Join(dir, "auther.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	m := &store.Mail{ID: "mail-1", To: "gone@example.com", Subject: "Reset your password", Text: "sealed:x", HTML: "sealed:y", NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+	st.CreateVerification(context.Background(), &store.Verification{ID: "v1", Identifier: "i", Value: "v", ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}, m)
+	st.MailFailed(context.Background(), "mail-1", "550 5.1.1 no such user", now)
+	st.Close()
+	out, err := run(t, "", "mail", "failed", "--data-dir="+dir)
+	if err != nil || !strings.Contains(out, "gone@example.com") || !strings.Contains(out, "550 5.1.1 no such user") || strings.Contains(out, "sealed:") {
+		t.Errorf("mail failed: %v\n%s", err, out)
 	}
 }

@@ -528,3 +528,29 @@ func TestCORSPreflight(t *testing.T) {
 		t.Errorf("preflight from an untrusted origin allowed: %v", r.Header)
 	}
 }
+
+func TestClientIPFromTrustedProxyHeader(t *testing.T) {
+	st := testdb.SQLite(t)
+	direct := newEnv(t, st)
+	r := direct.client().post("/api/auth/sign-up/email", map[string]any{"name": "a", "email": "peer@example.com", "password": pw},
+		"X-Forwarded-For", "198.51.100.9")
+	if ip := sessionIP(t, direct, r); ip != "127.0.0.1" {
+		t.Errorf("without a trusted header the spoofable X-Forwarded-For was used: %s", ip)
+	}
+	proxied := newEnv(t, st, func(_ *auth.Service, o *httpapi.Options) { o.TrustedProxyHeader = "X-Forwarded-For" })
+	r = proxied.client().post("/api/auth/sign-up/email", map[string]any{"name": "a", "email": "proxied@example.com", "password": pw},
+		"X-Forwarded-For", "203.0.113.50, 198.51.100.9")
+	if ip := sessionIP(t, proxied, r); ip != "198.51.100.9" {
+		t.Errorf("behind a proxy: ip %s, want the right-most (proxy-appended) address", ip)
+	}
+}
+
+func sessionIP(t *testing.T, e *env, r response) string {
+	t.Helper()
+	tok, _ := r.json(t)["token"].(string)
+	se, _, err := e.store.GetSession(context.Background(), session.Hash(tok))
+	if err != nil {
+		t.Fatalf("no session: %v (%s)", err, r.Body)
+	}
+	return se.IPAddress
+}

@@ -369,3 +369,17 @@ func TestResetCreatesCredentialForPasswordlessUser(t *testing.T) {
 		t.Errorf("expired reset link: %s", r.Header.Get("Location"))
 	}
 }
+
+func TestAutoSignInAfterVerification(t *testing.T) {
+	m := newMailEnv(t, testdb.SQLite(t), auth.VerifyRequired, func(o *auth.EmailOptions) { o.AutoSignInAfterVerify = true })
+	m.client().post("/api/auth/sign-up/email", map[string]any{"name": "A", "email": "auto@example.com", "password": pw})
+	c := m.client()
+	r := c.get(m.linkIn(t, m.mailTo(t, 1, "auto@example.com")))
+	if r.Status != 200 {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+	s := c.session()
+	if s == nil || s["user"].(map[string]any)["emailVerified"] != true {
+		t.Fatalf("not signed in after verification: %v", s)
+	}
+}
