@@ -132,7 +132,20 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		origin := r.Header.Get("Origin")
-		if origin != "" && s.origins.trusted(origin) {
+		machine := machineEndpoint(path)
+		if machine {
+			// Called by relying parties from anywhere (SPAs included) and
+			// authenticated by client credentials, codes or tokens, never by
+			// cookies: open CORS without credentials, no Origin check.
+			h.Set("Access-Control-Allow-Origin", "*")
+			if r.Method == http.MethodOptions {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				h.Set("Access-Control-Max-Age", "86400")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		} else if origin != "" && s.origins.trusted(origin) {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
 			h.Set("Access-Control-Expose-Headers", "set-auth-token")
@@ -147,7 +160,7 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		if e := s.checkOrigin(r, path); e != nil {
+		if e := s.checkOrigin(r, path); e != nil && !machine {
 			writeError(w, e)
 			return
 		}
@@ -164,6 +177,15 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// machineEndpoint lists the OAuth endpoints that relying parties call.
+func machineEndpoint(path string) bool {
+	switch path {
+	case "/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke", "/oauth2/introspect":
+		return true
+	}
+	return false
 }
 
 // checkOrigin is Auther's CSRF defence for state-changing requests. A

@@ -14,6 +14,7 @@ import (
 	"github.com/auther/auther/internal/clock"
 	"github.com/auther/auther/internal/keys"
 	"github.com/auther/auther/internal/metrics"
+	"github.com/auther/auther/internal/oidc"
 	"github.com/auther/auther/internal/ratelimit"
 	"github.com/auther/auther/internal/session"
 	"github.com/auther/auther/internal/store"
@@ -34,6 +35,8 @@ type Options struct {
 	Clock              clock.Clock
 	// Keys publishes the JWKS (nil: no JWKS endpoints).
 	Keys *keys.Manager
+	// OIDC is the OpenID Connect provider (nil: no OAuth endpoints).
+	OIDC *oidc.Provider
 }
 
 // Server is the HTTP API.
@@ -48,6 +51,8 @@ type Server struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	keys     *keys.Manager
+	oidc     *oidc.Provider
+	secret   string
 	handler  http.Handler
 }
 
@@ -69,7 +74,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		auth: o.Auth, store: o.Store, signer: session.NewSigner(o.Secret),
 		cookies: newCookies(o.CookiePrefix, base), origins: newOrigins(base, o.TrustedOrigins),
-		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger, keys: o.Keys,
+		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger, keys: o.Keys, oidc: o.OIDC, secret: o.Secret,
 	}
 	if o.RateLimit {
 		s.limiter = ratelimit.New(o.Clock)
@@ -128,6 +133,18 @@ func (s *Server) routes() http.Handler {
 	if s.keys != nil {
 		api("GET", "/jwks", s.jwks)
 		mux.Handle("/.well-known/jwks.json", s.only("GET", s.jwks))
+	}
+	if s.oidc != nil {
+		mux.Handle("/.well-known/openid-configuration", s.only("GET", s.discovery))
+		api("GET", "/.well-known/openid-configuration", s.discovery)
+		api("GET", "/oauth2/authorize", s.authorize)
+		api("POST", "/oauth2/consent", s.withSession(s.consent))
+		api("POST", "/oauth2/token", s.tokenEndpoint)
+		mux.HandleFunc("/api/auth/oauth2/userinfo", s.userinfo)
+		api("POST", "/oauth2/revoke", s.revoke)
+		api("POST", "/oauth2/introspect", s.introspect)
+		mux.HandleFunc("/api/auth/oauth2/end-session", s.endSession)
+		mux.HandleFunc("/sign-in", s.signInForm)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -104,6 +104,70 @@ type SigningKey struct {
 	ExpiresAt  *time.Time
 }
 
+// Client is a registered OAuth/OIDC client (relying party).
+type Client struct {
+	ID                     string
+	Name                   string
+	SecretHash             *string // SHA-256 hex; nil for public clients
+	Public                 bool
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string
+	Scopes                 []string
+	SkipConsent            bool
+	Disabled               bool
+	AccessTokenTTL         *time.Duration
+	IDTokenTTL             *time.Duration
+	RefreshTokenTTL        *time.Duration
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// Consent records the scopes a user granted a client.
+type Consent struct {
+	ID        string
+	ClientID  string
+	UserID    string
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Grant is one authorization of a client by a user: its single-use code,
+// then the family of refresh tokens rotated from it.
+type Grant struct {
+	ID            string
+	ClientID      string
+	UserID        string
+	SessionID     string
+	Scopes        []string
+	Nonce         string
+	AuthTime      time.Time
+	RedirectURI   string
+	CodeHash      string
+	CodeChallenge string
+	CodeExpiresAt time.Time
+	CodeUsedAt    *time.Time
+	RevokedAt     *time.Time
+	CreatedAt     time.Time
+}
+
+// RefreshToken is one member of a grant's refresh-token family.
+type RefreshToken struct {
+	ID        string
+	GrantID   string
+	TokenHash string
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
+
+// Errors of the OAuth store.
+var (
+	// ErrReused: a code or refresh token was presented a second time.
+	ErrReused = errors.New("store: code or token already used")
+)
+
 // Followup is what a change leaves behind in its own transaction: a
 // verification to be proven and the mail that carries it. Either may be nil.
 type Followup struct {
@@ -217,6 +281,40 @@ type Store interface {
 	// DeleteExpiredSigningKeys removes keys whose ExpiresAt has passed; the
 	// key in use (no ExpiresAt) is never removed.
 	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error)
+
+	CreateClient(ctx context.Context, c *Client) error
+	GetClient(ctx context.Context, id string) (*Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient loads, applies fn and saves in one transaction.
+	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (*Client, error)
+	DeleteClient(ctx context.Context, id string) error
+
+	GetConsent(ctx context.Context, clientID, userID string) (*Consent, error)
+	// SaveConsent inserts or replaces the user's consent for the client.
+	SaveConsent(ctx context.Context, c *Consent) error
+	DeleteConsent(ctx context.Context, clientID, userID string) error
+
+	CreateGrant(ctx context.Context, g *Grant) error
+	GetGrant(ctx context.Context, id string) (*Grant, error)
+	// GetGrantByCode finds the grant a code belongs to (used or not).
+	GetGrantByCode(ctx context.Context, codeHash string) (*Grant, error)
+	// RedeemCode marks the grant's code used, atomically: ErrNotFound for
+	// an unknown code, ErrReused (with the grant) for one already used.
+	RedeemCode(ctx context.Context, codeHash string, now time.Time) (*Grant, error)
+	// AddRefreshToken inserts a refresh token of a grant.
+	AddRefreshToken(ctx context.Context, rt *RefreshToken) error
+	// RotateRefreshToken marks the token used and inserts next (same grant)
+	// in one transaction, returning the grant and the used token. A token
+	// used before gives ErrReused with its grant, so the caller can revoke
+	// the family.
+	RotateRefreshToken(ctx context.Context, tokenHash string, now time.Time, next func(*Grant) *RefreshToken) (*Grant, *RefreshToken, error)
+	// GetRefreshToken finds a token by hash with its grant.
+	GetRefreshToken(ctx context.Context, tokenHash string) (*RefreshToken, *Grant, error)
+	// RevokeGrant revokes a grant and so every token issued from it.
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokeSessionGrants revokes the grants made under an Auther session
+	// (for a client, or all when clientID is "").
+	RevokeSessionGrants(ctx context.Context, sessionID, clientID string, now time.Time) (int, error)
 
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error

@@ -1,0 +1,485 @@
+package httpapi
+
+import (
+	"crypto/hmac"
+	"errors"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/auther/auther/internal/auth"
+	"github.com/auther/auther/internal/keys"
+	"github.com/auther/auther/internal/oidc"
+	"github.com/auther/auther/internal/store"
+)
+
+// Endpoints of the OpenID Connect provider, all under /api/auth except the
+// root discovery and JWKS documents and the sign-in page.
+
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
+	iss := s.oidc.Issuer
+	api := iss + "/api/auth"
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	writeJSON(w, 200, map[string]any{
+		"issuer":                                iss,
+		"authorization_endpoint":                api + "/oauth2/authorize",
+		"token_endpoint":                        api + "/oauth2/token",
+		"userinfo_endpoint":                     api + "/oauth2/userinfo",
+		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"revocation_endpoint":                   api + "/oauth2/revoke",
+		"introspection_endpoint":                api + "/oauth2/introspect",
+		"end_session_endpoint":                  api + "/oauth2/end-session",
+		"scopes_supported":                      oidc.Scopes,
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query"},
+		"grant_types_supported":                 []string{oidc.GrantAuthorizationCode, oidc.GrantRefreshToken, oidc.GrantClientCredentials},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": keys.Supported,
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "azp", "email", "email_verified", "name", "picture", "updated_at"},
+		"prompt_values_supported":               []string{"none", "login", "consent"},
+		"authorization_response_iss_parameter_supported": true,
+		"request_parameter_supported":                    false,
+		"claims_parameter_supported":                     false,
+	})
+}
+
+// authRedirect sends the browser back to the client (RFC 6749 §4.1.2,
+// with iss per RFC 9207).
+func (s *Server) authRedirect(w http.ResponseWriter, req *oidc.AuthRequest, kv ...string) {
+	u, _ := url.Parse(req.RedirectURI)
+	q := u.Query()
+	for i := 0; i+1 < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	if req.State != "" {
+		q.Set("state", req.State)
+	}
+	q.Set("iss", s.oidc.Issuer)
+	u.RawQuery = q.Encode()
+	redirect(w, u.String())
+}
+
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	req, page, rerr := s.oidc.ParseAuthorize(r.Context(), r.URL.Query())
+	if page != nil {
+		s.log.Info("authorize refused", "reason", page.Code, "detail", page.Description)
+		s.errorPage(w, r, http.StatusBadRequest, "This sign-in link is not valid", page.Description)
+		return
+	}
+	if rerr != nil {
+		s.authRedirect(w, req, "error", rerr.Code, "error_description", rerr.Description)
+		return
+	}
+	c, err := s.current(w, r, false)
+	fresh := err == nil && !req.HasPrompt("login") &&
+		(req.MaxAge == nil || s.auth.Clock.Now().Sub(c.Session.CreatedAt) <= *req.MaxAge)
+	if !fresh {
+		if req.HasPrompt("none") {
+			s.authRedirect(w, req, "error", "login_required", "error_description", "the user must sign in")
+			return
+		}
+		// Back to this request after signing in; prompt=login is dropped so
+		// the fresh session satisfies it.
+		q := r.URL.Query()
+		q.Del("prompt")
+		back := "/api/auth/oauth2/authorize?" + q.Encode()
+		target := "/sign-in?return=" + url.QueryEscape(back)
+		if req.LoginHint != "" {
+			target += "&login_hint=" + url.QueryEscape(req.LoginHint)
+		}
+		redirect(w, target)
+		return
+	}
+	need, err := s.oidc.NeedsConsent(r.Context(), req, c.User.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if need {
+		if req.HasPrompt("none") {
+			s.authRedirect(w, req, "error", "consent_required", "error_description", "the user has not approved this client")
+			return
+		}
+		q := r.URL.Query()
+		q.Del("prompt")
+		s.consentPage(w, req, c, q.Encode())
+		return
+	}
+	code, err := s.oidc.IssueCode(r.Context(), req, &c.User, &c.Session)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("authorization code issued", "client_id", req.Client.ID, "user_id", c.User.ID)
+	s.authRedirect(w, req, "code", code)
+}
+
+// consentToken binds a consent form to the session and the request, so a
+// forged form cannot approve a client (CSRF).
+func (s *Server) consentToken(sessionID, request string) string {
+	m := hmac.New(sha256.New, []byte(s.secret))
+	m.Write([]byte("consent\x00" + sessionID + "\x00" + request))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+var scopeWords = map[string]string{
+	"openid":         "Know who you are (your account id)",
+	"profile":        "See your name and picture",
+	"email":          "See your email address",
+	"offline_access": "Stay signed in when you are away",
+}
+
+var consentTmpl = template.Must(template.New("consent").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Allow {{.Client}}?</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}
+button{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:.4rem;border:1px solid #555;background:#fff}
+button[value=accept]{background:#1d4ed8;color:#fff;border-color:#1d4ed8}
+@media (prefers-color-scheme:dark){body{background:#111;color:#eee}button{background:#222;color:#eee}}</style></head>
+<body><main><h1>Allow {{.Client}} to:</h1><ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
+<p>Signed in as {{.Email}}.</p>
+<form method="post" action="/api/auth/oauth2/consent">
+<input type="hidden" name="request" value="{{.Request}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
+<button type="submit" name="decision" value="accept">Allow</button><button type="submit" name="decision" value="deny">Deny</button>
+</form></main></body></html>`))
+
+func (s *Server) consentPage(w http.ResponseWriter, req *oidc.AuthRequest, c *auth.Current, request string) {
+	var words []string
+	for _, sc := range req.Scopes {
+		words = append(words, scopeWords[sc])
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
+	consentTmpl.Execute(w, map[string]any{"Client": req.Client.Name, "Scopes": words, "Email": c.User.Email,
+		"Request": request, "CSRF": s.consentToken(c.Session.ID, request)})
+}
+
+func (s *Server) consent(w http.ResponseWriter, r *http.Request, c *auth.Current) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		writeError(w, errorf(http.StatusBadRequest, "INVALID_BODY", "Could not read the form"))
+		return
+	}
+	request := r.PostForm.Get("request")
+	if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(s.consentToken(c.Session.ID, request))) {
+		s.errorPage(w, r, http.StatusForbidden, "This form has expired", "Start signing in to the application again.")
+		return
+	}
+	q, _ := url.ParseQuery(request)
+	req, page, rerr := s.oidc.ParseAuthorize(r.Context(), q)
+	if page != nil || rerr != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "This sign-in request is not valid", "Start again from the application.")
+		return
+	}
+	if r.PostForm.Get("decision") != "accept" {
+		s.log.Info("consent denied", "client_id", req.Client.ID, "user_id", c.User.ID)
+		s.authRedirect(w, req, "error", "access_denied", "error_description", "the user denied the request")
+		return
+	}
+	if err := s.oidc.SaveConsent(r.Context(), req.Client.ID, c.User.ID, req.Scopes); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, "/api/auth/oauth2/authorize?"+request)
+}
+
+// clientAuth reads client credentials: HTTP Basic (RFC 6749 §2.3.1, form-
+// encoded id and secret) or client_id/client_secret in the body.
+func clientAuth(r *http.Request) (oidc.ClientAuth, bool) {
+	if id, secret, ok := r.BasicAuth(); ok {
+		id, err1 := url.QueryUnescape(id)
+		secret, err2 := url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil || r.PostForm.Get("client_secret") != "" {
+			return oidc.ClientAuth{}, false
+		}
+		return oidc.ClientAuth{ID: id, Secret: secret, Method: "client_secret_basic"}, true
+	}
+	a := oidc.ClientAuth{ID: r.PostForm.Get("client_id"), Secret: r.PostForm.Get("client_secret"), Method: "client_secret_post"}
+	if a.Secret == "" {
+		a.Method = "none"
+	}
+	return a, true
+}
+
+func oauthError(w http.ResponseWriter, e *oidc.Error) {
+	status := http.StatusBadRequest
+	if e.Code == "invalid_client" {
+		status = http.StatusUnauthorized
+		w.Header().Set("WWW-Authenticate", `Basic realm="auther"`)
+	}
+	if e.Code == "server_error" {
+		status = http.StatusInternalServerError
+		e = &oidc.Error{Code: "server_error", Description: "internal error"}
+	}
+	writeJSON(w, status, map[string]string{"error": e.Code, "error_description": e.Description})
+}
+
+// oauthForm parses an application/x-www-form-urlencoded POST.
+func oauthForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		oauthError(w, &oidc.Error{Code: "invalid_request", Description: "use application/x-www-form-urlencoded"})
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, &oidc.Error{Code: "invalid_request", Description: "malformed form body"})
+		return false
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 {
+			oauthError(w, &oidc.Error{Code: "invalid_request", Description: "parameter " + k + " appears more than once"})
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, endpoint string) (*store.Client, bool) {
+	a, ok := clientAuth(r)
+	if !ok {
+		oauthError(w, &oidc.Error{Code: "invalid_client", Description: "malformed client credentials"})
+		return nil, false
+	}
+	c, e := s.oidc.AuthenticateClient(r.Context(), endpoint, a)
+	if e != nil {
+		oauthError(w, e)
+		return nil, false
+	}
+	return c, true
+}
+
+func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Pragma", "no-cache")
+	if !oauthForm(w, r) {
+		return
+	}
+	c, ok := s.authenticateClient(w, r, "token")
+	if !ok {
+		return
+	}
+	f := r.PostForm
+	var resp *oidc.TokenResponse
+	var e *oidc.Error
+	switch f.Get("grant_type") {
+	case oidc.GrantAuthorizationCode:
+		resp, e = s.oidc.ExchangeCode(r.Context(), c, f.Get("code"), f.Get("redirect_uri"), f.Get("code_verifier"))
+	case oidc.GrantRefreshToken:
+		resp, e = s.oidc.Refresh(r.Context(), c, f.Get("refresh_token"), f.Get("scope"))
+	case oidc.GrantClientCredentials:
+		resp, e = s.oidc.ClientCredentials(c, f.Get("scope"))
+	case "":
+		e = &oidc.Error{Code: "invalid_request", Description: "grant_type is missing"}
+	default:
+		e = &oidc.Error{Code: "unsupported_grant_type", Description: "unsupported grant_type"}
+	}
+	if e != nil {
+		s.log.Info("token refused", "client_id", c.ID, "grant_type", f.Get("grant_type"), "reason", e.Code, "detail", e.Description)
+		oauthError(w, e)
+		return
+	}
+	writeJSON(w, 200, resp)
+}
+
+func bearer(r *http.Request) string {
+	if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(b)
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(nil, r.Body, maxBody)
+		if r.ParseForm() == nil {
+			return r.PostForm.Get("access_token")
+		}
+	}
+	return ""
+}
+
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
+	claims, err := s.oidc.Userinfo(r.Context(), bearer(r))
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "the access token is not valid"})
+		return
+	}
+	writeJSON(w, 200, claims)
+}
+
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	if !oauthForm(w, r) {
+		return
+	}
+	c, ok := s.authenticateClient(w, r, "revoke")
+	if !ok {
+		return
+	}
+	s.oidc.Revoke(r.Context(), c, r.PostForm.Get("token"))
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	if !oauthForm(w, r) {
+		return
+	}
+	c, ok := s.authenticateClient(w, r, "introspect")
+	if !ok {
+		return
+	}
+	writeJSON(w, 200, s.oidc.Introspect(r.Context(), c, r.PostForm.Get("token")))
+}
+
+// endSession is RP-initiated logout: it ends the Auther session, revokes
+// the client's tokens from that session, and returns to an exactly
+// registered post-logout URI, or shows a signed-out page.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		r.ParseForm()
+		q = r.Form
+	}
+	clientID, _, sid, hinted := s.oidc.IDTokenHint(q.Get("id_token_hint"))
+	if q.Get("id_token_hint") != "" && !hinted {
+		s.errorPage(w, r, http.StatusBadRequest, "This sign-out link is not valid", "The id_token_hint was not issued here.")
+		return
+	}
+	if cid := q.Get("client_id"); cid != "" {
+		if hinted && cid != clientID {
+			s.errorPage(w, r, http.StatusBadRequest, "This sign-out link is not valid", "client_id does not match the id_token_hint.")
+			return
+		}
+		clientID = cid
+	}
+	target := ""
+	if pl := q.Get("post_logout_redirect_uri"); pl != "" {
+		cl, err := s.store.GetClient(r.Context(), clientID)
+		if err != nil || !oidc.MatchRedirect(cl.PostLogoutRedirectURIs, pl) {
+			s.errorPage(w, r, http.StatusBadRequest, "This sign-out link is not valid", "post_logout_redirect_uri is not registered.")
+			return
+		}
+		target = pl
+		if st := q.Get("state"); st != "" {
+			target = withQuery(pl, "state", st)
+		}
+	}
+	if c, err := s.current(w, r, false); err == nil {
+		if sid == "" || sid == c.Session.ID {
+			s.oidc.Store.RevokeSessionGrants(r.Context(), c.Session.ID, clientID, time.Now().UTC())
+			s.auth.SignOut(r.Context(), c)
+			s.cookies.clear(w)
+			s.log.Info("signed out by relying party", "client_id", clientID, "user_id", c.User.ID)
+		}
+	}
+	if target != "" {
+		redirect(w, target)
+		return
+	}
+	s.messagePage(w, http.StatusOK, "You are signed out", "You can close this window.")
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}
+@media (prefers-color-scheme:dark){body{background:#111;color:#eee}}</style></head>
+<body><main><h1>{{.Title}}</h1><p>{{.Text}}</p>{{if .Ref}}<p><small>Reference: {{.Ref}}</small></p>{{end}}</main></body></html>`))
+
+func (s *Server) messagePage(w http.ResponseWriter, status int, title, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	pageTmpl.Execute(w, map[string]string{"Title": title, "Text": text})
+}
+
+// errorPage shows an error without redirecting, with a reference id that
+// is also logged.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text string) {
+	ref := errorRef()
+	s.log.Info("error page", "ref", ref, "route", r.Pattern, "title", title)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	pageTmpl.Execute(w, map[string]string{"Title": title, "Text": text, "Ref": ref})
+}
+
+
+func errorRef() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+var signInTmpl = template.Must(template.New("signin").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in</title>
+<style>body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem}
+label{display:block;margin:.8rem 0 .2rem}input{width:100%;font-size:1rem;padding:.5rem;box-sizing:border-box}
+button{margin-top:1rem;font-size:1rem;padding:.6rem 1.2rem}
+@media (prefers-color-scheme:dark){body{background:#111;color:#eee}}</style></head>
+<body><main><h1>Sign in</h1>{{if .Error}}<p role="alert" aria-live="assertive">{{.Error}}</p>{{end}}
+<form method="post" action="/sign-in"><input type="hidden" name="return" value="{{.Return}}">
+<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}" autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></main></body></html>`))
+
+// safeReturn accepts only a return to the authorization endpoint, so the
+// sign-in page cannot be used as an open redirect.
+func safeReturn(ret string) string {
+	if strings.HasPrefix(ret, "/api/auth/oauth2/authorize?") && !strings.ContainsAny(ret, "\\\r\n\t") {
+		return ret
+	}
+	return ""
+}
+
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request, status int, email, ret, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	signInTmpl.Execute(w, map[string]string{"Return": ret, "Email": email, "Error": msg})
+}
+
+// signInForm is the plain server-rendered sign-in used by the authorization
+// flow (the full pages are a later issue).
+func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
+	ret := safeReturn(r.URL.Query().Get("return"))
+	if r.Method == http.MethodGet {
+		s.signInPage(w, r, 200, r.URL.Query().Get("login_hint"), ret, "")
+		return
+	}
+	if e := s.checkOrigin(r, "/sign-in"); e != nil {
+		s.errorPage(w, r, http.StatusForbidden, "Sign-in refused", "This form was not sent from this site.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		s.signInPage(w, r, 400, "", "", "The form could not be read.")
+		return
+	}
+	ret = safeReturn(r.PostForm.Get("return"))
+	email := r.PostForm.Get("email")
+	_, iss, err := s.auth.SignIn(r.Context(), email, r.PostForm.Get("password"), true, meta(r))
+	if err != nil {
+		msg := "Wrong email or password."
+		if errors.Is(err, auth.ErrEmailNotVerified) {
+			msg = "Verify your email address first: we have sent you a new link."
+		} else if !errors.Is(err, auth.ErrInvalidCredentials) && !errors.Is(err, auth.ErrInvalidEmail) {
+			s.fail(w, r, err)
+			return
+		}
+		s.signInPage(w, r, 401, email, ret, msg)
+		return
+	}
+	s.issue(w, iss.Token, true)
+	if ret == "" {
+		s.messagePage(w, 200, "You are signed in", "You can close this window.")
+		return
+	}
+	redirect(w, ret)
+}

@@ -1,0 +1,331 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/auther/auther/internal/store"
+)
+
+func jsonList(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+type scanList struct{ dst *[]string }
+
+func (s scanList) Scan(v any) error {
+	var raw []byte
+	switch x := v.(type) {
+	case string:
+		raw = []byte(x)
+	case []byte:
+		raw = x
+	case nil:
+		*s.dst = nil
+		return nil
+	}
+	return json.Unmarshal(raw, s.dst)
+}
+
+func ttlArg(d *time.Duration) any {
+	if d == nil {
+		return nil
+	}
+	return int64(*d / time.Second)
+}
+
+type scanTTL struct{ dst **time.Duration }
+
+func (s scanTTL) Scan(v any) error {
+	if v == nil {
+		*s.dst = nil
+		return nil
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return errors.New("sqlstore: ttl is not an integer")
+	}
+	d := time.Duration(n) * time.Second
+	*s.dst = &d
+	return nil
+}
+
+const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, grant_types, scopes, skip_consent, disabled,
+	access_token_ttl, id_token_ttl, refresh_token_ttl, created_at, updated_at`
+
+func clientDest(c *store.Client) []any {
+	return []any{&c.ID, &c.Name, &c.SecretHash, &c.Public, scanList{&c.RedirectURIs}, scanList{&c.PostLogoutRedirectURIs},
+		scanList{&c.GrantTypes}, scanList{&c.Scopes}, &c.SkipConsent, &c.Disabled,
+		scanTTL{&c.AccessTokenTTL}, scanTTL{&c.IDTokenTTL}, scanTTL{&c.RefreshTokenTTL}, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}}
+}
+
+func (s *Store) clientArgs(c *store.Client) []any {
+	return []any{c.Name, c.SecretHash, c.Public, jsonList(c.RedirectURIs), jsonList(c.PostLogoutRedirectURIs), jsonList(c.GrantTypes),
+		jsonList(c.Scopes), c.SkipConsent, c.Disabled, ttlArg(c.AccessTokenTTL), ttlArg(c.IDTokenTTL), ttlArg(c.RefreshTokenTTL), s.d.t(c.UpdatedAt)}
+}
+
+// CreateClient implements store.Store.
+func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
+	args := append([]any{c.ID}, s.clientArgs(c)...)
+	args = append(args, s.d.t(c.CreatedAt))
+	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO oauth_client (id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
+		grant_types, scopes, skip_consent, disabled, access_token_ttl, id_token_ttl, refresh_token_ttl, updated_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+	return s.mapErr(err)
+}
+
+// GetClient implements store.Store.
+func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	var c store.Client
+	if err := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+clientCols+` FROM oauth_client WHERE id = ?`), id).Scan(clientDest(&c)...); err != nil {
+		return nil, s.mapErr(err)
+	}
+	return &c, nil
+}
+
+// ListClients implements store.Store.
+func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+clientCols+` FROM oauth_client ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Client
+	for rows.Next() {
+		var c store.Client
+		if err := rows.Scan(clientDest(&c)...); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateClient implements store.Store.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Client) error) (*store.Client, error) {
+	var c store.Client
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT `+clientCols+` FROM oauth_client WHERE id = ?`+s.forUpdate()), id).Scan(clientDest(&c)...); err != nil {
+			return err
+		}
+		if err := fn(&c); err != nil {
+			return err
+		}
+		args := append(s.clientArgs(&c), id)
+		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE oauth_client SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
+			grant_types = ?, scopes = ?, skip_consent = ?, disabled = ?, access_token_ttl = ?, id_token_ttl = ?, refresh_token_ttl = ?, updated_at = ?
+			WHERE id = ?`), args...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// DeleteClient implements store.Store.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM oauth_client WHERE id = ?`), id)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	return mustAffect(res)
+}
+
+// GetConsent implements store.Store.
+func (s *Store) GetConsent(ctx context.Context, clientID, userID string) (*store.Consent, error) {
+	var c store.Consent
+	var scopes string
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT id, client_id, user_id, scopes, created_at, updated_at FROM oauth_consent WHERE client_id = ? AND user_id = ?`),
+		clientID, userID).Scan(&c.ID, &c.ClientID, &c.UserID, &scopes, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt})
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	c.Scopes = strings.Fields(scopes)
+	return &c, nil
+}
+
+// SaveConsent implements store.Store.
+func (s *Store) SaveConsent(ctx context.Context, c *store.Consent) error {
+	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO oauth_consent (id, client_id, user_id, scopes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (client_id, user_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`),
+		c.ID, c.ClientID, c.UserID, strings.Join(c.Scopes, " "), s.d.t(c.CreatedAt), s.d.t(c.UpdatedAt))
+	return s.mapErr(err)
+}
+
+// DeleteConsent implements store.Store.
+func (s *Store) DeleteConsent(ctx context.Context, clientID, userID string) error {
+	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM oauth_consent WHERE client_id = ? AND user_id = ?`), clientID, userID)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	return mustAffect(res)
+}
+
+const grantCols = `id, client_id, user_id, session_id, scopes, nonce, auth_time, redirect_uri, code_hash, code_challenge,
+	code_expires_at, code_used_at, revoked_at, created_at`
+
+func grantDest(g *store.Grant, scopes, sid, nonce, codeHash, challenge *sql.NullString, codeExp **time.Time) []any {
+	return []any{&g.ID, &g.ClientID, &g.UserID, sid, scopes, nonce, scanTime{&g.AuthTime}, &g.RedirectURI, codeHash, challenge,
+		scanNullTime{codeExp}, scanNullTime{&g.CodeUsedAt}, scanNullTime{&g.RevokedAt}, scanTime{&g.CreatedAt}}
+}
+
+func scanGrant(row interface{ Scan(...any) error }) (*store.Grant, error) {
+	var g store.Grant
+	var scopes, sid, nonce, codeHash, challenge sql.NullString
+	var codeExp *time.Time
+	if err := row.Scan(grantDest(&g, &scopes, &sid, &nonce, &codeHash, &challenge, &codeExp)...); err != nil {
+		return nil, err
+	}
+	g.Scopes = strings.Fields(scopes.String)
+	g.SessionID, g.Nonce, g.CodeHash, g.CodeChallenge = sid.String, nonce.String, codeHash.String, challenge.String
+	if codeExp != nil {
+		g.CodeExpiresAt = *codeExp
+	}
+	return &g, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// CreateGrant implements store.Store.
+func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
+	var codeExp any
+	if !g.CodeExpiresAt.IsZero() {
+		codeExp = s.d.t(g.CodeExpiresAt)
+	}
+	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO oauth_grant (id, client_id, user_id, session_id, scopes, nonce, auth_time, redirect_uri,
+		code_hash, code_challenge, code_expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		g.ID, g.ClientID, g.UserID, nullString(g.SessionID), strings.Join(g.Scopes, " "), nullString(g.Nonce), s.d.t(g.AuthTime), g.RedirectURI,
+		nullString(g.CodeHash), nullString(g.CodeChallenge), codeExp, s.d.t(g.CreatedAt), s.d.t(g.CreatedAt))
+	return s.mapErr(err)
+}
+
+// GetGrant implements store.Store.
+func (s *Store) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
+	g, err := scanGrant(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+grantCols+` FROM oauth_grant WHERE id = ?`), id))
+	return g, s.mapErr(err)
+}
+
+// GetGrantByCode implements store.Store.
+func (s *Store) GetGrantByCode(ctx context.Context, codeHash string) (*store.Grant, error) {
+	g, err := scanGrant(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+grantCols+` FROM oauth_grant WHERE code_hash = ?`), codeHash))
+	return g, s.mapErr(err)
+}
+
+// RedeemCode implements store.Store.
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time) (*store.Grant, error) {
+	g, err := scanGrant(s.w.QueryRowContext(ctx, s.d.q(`UPDATE oauth_grant SET code_used_at = ?, updated_at = ?
+		WHERE code_hash = ? AND code_used_at IS NULL RETURNING `+grantCols), s.d.t(now), s.d.t(now), codeHash))
+	if err == nil {
+		return g, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, s.mapErr(err)
+	}
+	used, err := scanGrant(s.r.QueryRowContext(ctx, s.d.q(`SELECT `+grantCols+` FROM oauth_grant WHERE code_hash = ?`), codeHash))
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	return used, store.ErrReused
+}
+
+func (s *Store) insertRefresh(ctx context.Context, e execer, rt *store.RefreshToken) error {
+	_, err := e.ExecContext(ctx, s.d.q(`INSERT INTO oauth_refresh_token (id, grant_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`),
+		rt.ID, rt.GrantID, rt.TokenHash, s.d.t(rt.ExpiresAt), s.d.t(rt.CreatedAt))
+	return err
+}
+
+// AddRefreshToken implements store.Store.
+func (s *Store) AddRefreshToken(ctx context.Context, rt *store.RefreshToken) error {
+	return s.mapErr(s.insertRefresh(ctx, s.w, rt))
+}
+
+const refreshCols = `r.id, r.grant_id, r.token_hash, r.expires_at, r.used_at, r.created_at`
+
+func refreshDest(rt *store.RefreshToken) []any {
+	return []any{&rt.ID, &rt.GrantID, &rt.TokenHash, scanTime{&rt.ExpiresAt}, scanNullTime{&rt.UsedAt}, scanTime{&rt.CreatedAt}}
+}
+
+// GetRefreshToken implements store.Store.
+func (s *Store) GetRefreshToken(ctx context.Context, tokenHash string) (*store.RefreshToken, *store.Grant, error) {
+	var rt store.RefreshToken
+	if err := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+refreshCols+` FROM oauth_refresh_token r WHERE r.token_hash = ?`), tokenHash).Scan(refreshDest(&rt)...); err != nil {
+		return nil, nil, s.mapErr(err)
+	}
+	g, err := s.GetGrant(ctx, rt.GrantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &rt, g, nil
+}
+
+// RotateRefreshToken implements store.Store.
+func (s *Store) RotateRefreshToken(ctx context.Context, tokenHash string, now time.Time, next func(*store.Grant) *store.RefreshToken) (*store.Grant, *store.RefreshToken, error) {
+	var g *store.Grant
+	var used store.RefreshToken
+	reused := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, s.d.q(`UPDATE oauth_refresh_token SET used_at = ? WHERE token_hash = ? AND used_at IS NULL
+			RETURNING id, grant_id, token_hash, expires_at, used_at, created_at`), s.d.t(now), tokenHash).Scan(refreshDest(&used)...)
+		if errors.Is(err, sql.ErrNoRows) {
+			if err := tx.QueryRowContext(ctx, s.d.q(`SELECT `+refreshCols+` FROM oauth_refresh_token r WHERE r.token_hash = ?`), tokenHash).Scan(refreshDest(&used)...); err != nil {
+				return err
+			}
+			reused = true
+		} else if err != nil {
+			return err
+		}
+		if g, err = scanGrant(tx.QueryRowContext(ctx, s.d.q(`SELECT `+grantCols+` FROM oauth_grant WHERE id = ?`), used.GrantID)); err != nil {
+			return err
+		}
+		if reused || g.RevokedAt != nil || !used.ExpiresAt.After(now) {
+			return nil // the caller decides; nothing is issued
+		}
+		if n := next(g); n != nil {
+			return s.insertRefresh(ctx, tx, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if reused {
+		return g, &used, store.ErrReused
+	}
+	return g, &used, nil
+}
+
+// RevokeGrant implements store.Store.
+func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	_, err := s.w.ExecContext(ctx, s.d.q(`UPDATE oauth_grant SET revoked_at = ?, updated_at = ? WHERE id = ? AND revoked_at IS NULL`), s.d.t(now), s.d.t(now), id)
+	return s.mapErr(err)
+}
+
+// RevokeSessionGrants implements store.Store.
+func (s *Store) RevokeSessionGrants(ctx context.Context, sessionID, clientID string, now time.Time) (int, error) {
+	q := `UPDATE oauth_grant SET revoked_at = ?, updated_at = ? WHERE session_id = ? AND revoked_at IS NULL`
+	args := []any{s.d.t(now), s.d.t(now), sessionID}
+	if clientID != "" {
+		q += ` AND client_id = ?`
+		args = append(args, clientID)
+	}
+	res, err := s.w.ExecContext(ctx, s.d.q(q), args...)
+	if err != nil {
+		return 0, s.mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
