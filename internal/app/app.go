@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/auther/auther/internal/auth"
 	"github.com/auther/auther/internal/clock"
@@ -22,6 +23,7 @@ import (
 	"github.com/auther/auther/internal/keys"
 	"github.com/auther/auther/internal/mail"
 	"github.com/auther/auther/internal/mailqueue"
+	"github.com/auther/auther/internal/oidc"
 	"github.com/auther/auther/internal/password"
 	"github.com/auther/auther/internal/seal"
 	"github.com/auther/auther/internal/session"
@@ -170,4 +172,10 @@ func Keys(c *config.Config, st *sqlstore.Store, secret string, clk clock.Clock) 
 	}
 	return &keys.Manager{Store: st, Box: box, Clock: clk, Algorithm: c.SigningAlgorithm,
 		RotateEvery: c.KeyRotationInterval, Retention: c.KeyRetention}, nil
+}
+
+// OIDC builds the OpenID Connect provider from the config.
+func OIDC(c *config.Config, st *sqlstore.Store, km *keys.Manager, clk clock.Clock) *oidc.Provider {
+	return &oidc.Provider{Store: st, Keys: km, Clock: clk, Issuer: c.BaseURL, CodeTTL: 10 * time.Minute,
+		AccessTTL: c.AccessTokenTTL, IDTTL: c.IDTokenTTL, RefreshTTL: c.RefreshTokenTTL, Leeway: 30 * time.Second}
 }

@@ -87,6 +87,8 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	provider := OIDC(c, st, km, clk)
+	provider.OnFailure = func(endpoint, code string) { met.OAuthFailures.WithLabelValues(endpoint, code).Inc() }
 	if rotated, err := km.Ensure(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	} else if rotated {
@@ -95,7 +97,7 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	api, err := httpapi.New(httpapi.Options{
 		Auth: svc, Store: st, Secret: secret, BaseURL: c.BaseURL, TrustedOrigins: c.TrustedOrigins,
 		CookiePrefix: c.CookiePrefix, RateLimit: c.RateLimit, TrustedProxyHeader: c.TrustedProxyHeader,
-		Metrics: met, Logger: log, Clock: clk, Keys: km,
+		Metrics: met, Logger: log, Clock: clk, Keys: km, OIDC: provider,
 	})
 	if err != nil {
 		return err

@@ -62,6 +62,9 @@ type Config struct {
 	SigningAlgorithm    string
 	KeyRotationInterval time.Duration
 	KeyRetention        time.Duration
+	AccessTokenTTL      time.Duration
+	IDTokenTTL          time.Duration
+	RefreshTokenTTL     time.Duration
 }
 
 // Key is one setting.
@@ -186,6 +189,9 @@ var Keys = []Key{
 	}},
 	{"key-rotation-interval", "720h", "Age at which the signing key is replaced by a new one (auther keys rotate does it at once).", dur(func(c *Config) *time.Duration { return &c.KeyRotationInterval })},
 	{"key-retention", "1440h", "How long a retired signing key stays published in the JWKS; must exceed every token lifetime.", dur(func(c *Config) *time.Duration { return &c.KeyRetention })},
+	{"access-token-ttl", "1h", "Lifetime of OAuth access tokens (JWTs); a client may override it.", dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+	{"id-token-ttl", "1h", "Lifetime of ID tokens; a client may override it.", dur(func(c *Config) *time.Duration { return &c.IDTokenTTL })},
+	{"refresh-token-ttl", "168h", "Lifetime of each refresh token (rotated on every use); a client may override it.", dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 	{"debug-addr", "", "If set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it private.", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"migrate", "false", "serve: apply pending migrations before starting (always done on the embedded SQLite default).", boolean(func(c *Config) *bool { return &c.Migrate })},
 }

@@ -2,10 +2,10 @@ package httpapi
 
 import (
 	"crypto/hmac"
-	"errors"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -27,24 +27,24 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	writeJSON(w, 200, map[string]any{
-		"issuer":                                iss,
-		"authorization_endpoint":                api + "/oauth2/authorize",
-		"token_endpoint":                        api + "/oauth2/token",
-		"userinfo_endpoint":                     api + "/oauth2/userinfo",
-		"jwks_uri":                              iss + "/.well-known/jwks.json",
-		"revocation_endpoint":                   api + "/oauth2/revoke",
-		"introspection_endpoint":                api + "/oauth2/introspect",
-		"end_session_endpoint":                  api + "/oauth2/end-session",
-		"scopes_supported":                      oidc.Scopes,
-		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
-		"grant_types_supported":                 []string{oidc.GrantAuthorizationCode, oidc.GrantRefreshToken, oidc.GrantClientCredentials},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": keys.Supported,
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "azp", "email", "email_verified", "name", "picture", "updated_at"},
-		"prompt_values_supported":               []string{"none", "login", "consent"},
+		"issuer":                                         iss,
+		"authorization_endpoint":                         api + "/oauth2/authorize",
+		"token_endpoint":                                 api + "/oauth2/token",
+		"userinfo_endpoint":                              api + "/oauth2/userinfo",
+		"jwks_uri":                                       iss + "/.well-known/jwks.json",
+		"revocation_endpoint":                            api + "/oauth2/revoke",
+		"introspection_endpoint":                         api + "/oauth2/introspect",
+		"end_session_endpoint":                           api + "/oauth2/end-session",
+		"scopes_supported":                               oidc.Scopes,
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query"},
+		"grant_types_supported":                          []string{oidc.GrantAuthorizationCode, oidc.GrantRefreshToken, oidc.GrantClientCredentials},
+		"subject_types_supported":                        []string{"public"},
+		"id_token_signing_alg_values_supported":          keys.Supported,
+		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"claims_supported":                               []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "azp", "email", "email_verified", "name", "picture", "updated_at"},
+		"prompt_values_supported":                        []string{"none", "login", "consent"},
 		"authorization_response_iss_parameter_supported": true,
 		"request_parameter_supported":                    false,
 		"claims_parameter_supported":                     false,
@@ -407,7 +407,6 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, t
 	w.WriteHeader(status)
 	pageTmpl.Execute(w, map[string]string{"Title": title, "Text": text, "Ref": ref})
 }
-
 
 func errorRef() string {
 	var b [6]byte

@@ -20,6 +20,8 @@ type Metrics struct {
 	RateHits *prometheus.CounterVec   // 429s by route
 	Swept    *prometheus.CounterVec   // expired rows deleted, by table
 	Mail     *prometheus.CounterVec   // mail delivery outcomes
+	// OAuthFailures counts refused OAuth requests by endpoint and reason.
+	OAuthFailures *prometheus.CounterVec
 }
 
 // New registers Auther's collectors and the Go/process ones.
@@ -47,8 +49,11 @@ func New() *Metrics {
 		Mail: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auther_mail_deliveries_total", Help: "Mail delivery attempts by outcome (sent, retry, failed).",
 		}, []string{"outcome"}),
+		OAuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auther_oauth_failures_total", Help: "Refused OAuth/OIDC requests by endpoint and RFC error code.",
+		}, []string{"endpoint", "reason"}),
 	}
-	r.MustRegister(m.Requests, m.Latency, m.HashWait, m.RateHits, m.Swept, m.Mail,
+	r.MustRegister(m.Requests, m.Latency, m.HashWait, m.RateHits, m.Swept, m.Mail, m.OAuthFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
