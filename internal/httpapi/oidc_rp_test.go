@@ -3,8 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"encoding/base64"
-	"io"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
