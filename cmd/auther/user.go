@@ -37,7 +37,7 @@ func userCmd(load loader, out, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage users without the API (e.g. to bootstrap an admin)"}
 
 	var name, email string
-	var verified, passwordStdin bool
+	var verified, passwordStdin, admin bool
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a user with a password (read from stdin with --password-stdin, else prompted)",
@@ -61,7 +61,7 @@ func userCmd(load loader, out, stderr io.Writer) *cobra.Command {
 			}
 			defer st.Close()
 			svc := app.NewAuthService(c, st, password.NewPool(c.HashConcurrency), clock.Real{}, "", nil)
-			u, err := svc.CreateUser(ctx, name, email, pw, verified)
+			u, err := svc.CreateUser(ctx, name, email, pw, verified, admin)
 			if err != nil {
 				return err
 			}
@@ -72,6 +72,7 @@ func userCmd(load loader, out, stderr io.Writer) *cobra.Command {
 	create.Flags().StringVar(&email, "email", "", "email address (required)")
 	create.Flags().StringVar(&name, "name", "", "display name")
 	create.Flags().BoolVar(&verified, "verified", false, "mark the email as verified")
+	create.Flags().BoolVar(&admin, "admin", false, "make the user an administrator of Auther (admin API)")
 	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 
 	var limit int

@@ -34,7 +34,7 @@ func BenchmarkEnqueue(b *testing.B) {
 			svc := &auth.Service{Store: st, Hasher: password.NewPool(0), Clock: clk, Policy: session.DefaultPolicy,
 				MinPassword: 8, MaxPassword: 128, Signup: auth.SignupOpen, Email: opts}
 			ctx := context.Background()
-			if _, err := svc.CreateUser(ctx, "Bench", "bench@example.com", "correct horse battery", false); err != nil {
+			if _, err := svc.CreateUser(ctx, "Bench", "bench@example.com", "correct horse battery", false, false); err != nil {
 				b.Fatal(err)
 			}
 			flows := map[string]func(i int) error{

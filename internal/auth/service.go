@@ -527,7 +527,7 @@ func (s *Service) DeleteUser(ctx context.Context, c *Current, pw *string) error 
 
 // CreateUser makes a user with a password outside any request (the CLI's
 // bootstrap path); it ignores the sign-up mode.
-func (s *Service) CreateUser(ctx context.Context, name, email, pw string, verified bool) (*store.User, error) {
+func (s *Service) CreateUser(ctx context.Context, name, email, pw string, verified, admin bool) (*store.User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -544,6 +544,10 @@ func (s *Service) CreateUser(ctx context.Context, name, email, pw string, verifi
 	}
 	now := s.now()
 	u := &store.User{ID: id.New(), Name: name, Email: email, EmailVerified: verified, CreatedAt: now, UpdatedAt: now}
+	if admin {
+		role := store.RoleAdmin
+		u.Role = &role
+	}
 	a := &store.Account{ID: id.New(), AccountID: u.ID, ProviderID: store.ProviderCredential, UserID: u.ID, Password: &hash, CreatedAt: now, UpdatedAt: now}
 	if err := s.Store.CreateUser(ctx, u, a, nil, nil); err != nil {
 		if errors.Is(err, store.ErrEmailTaken) {

@@ -125,8 +125,12 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path, ok := strings.CutPrefix(r.URL.Path, "/api/auth")
 		if !ok {
-			next.ServeHTTP(w, r)
-			return
+			rest, admin := strings.CutPrefix(r.URL.Path, "/api/admin")
+			if !admin {
+				next.ServeHTTP(w, r)
+				return
+			}
+			path = "/admin" + rest // the admin API gets the same guards
 		}
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")

@@ -145,6 +145,12 @@ func (s *Server) routes() http.Handler {
 		api("POST", "/oauth2/introspect", s.introspect)
 		mux.HandleFunc("/api/auth/oauth2/end-session", s.endSession)
 		mux.HandleFunc("/sign-in", s.signInForm)
+		mux.Handle("GET /api/admin/clients", s.withAdmin(s.adminListClients))
+		mux.Handle("POST /api/admin/clients", s.withAdmin(s.adminCreateClient))
+		mux.Handle("GET /api/admin/clients/{id}", s.withAdmin(s.adminGetClient))
+		mux.Handle("PATCH /api/admin/clients/{id}", s.withAdmin(s.adminUpdateClient))
+		mux.Handle("DELETE /api/admin/clients/{id}", s.withAdmin(s.adminDeleteClient))
+		mux.Handle("POST /api/admin/clients/{id}/rotate-secret", s.withAdmin(s.adminRotateSecret))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -30,9 +30,16 @@ type User struct {
 	Email         string
 	EmailVerified bool
 	Image         *string
+	Role          *string // "admin" for administrators of Auther itself
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
+
+// RoleAdmin is User.Role for administrators.
+const RoleAdmin = "admin"
+
+// IsAdmin reports whether the user administers Auther.
+func (u *User) IsAdmin() bool { return u.Role != nil && *u.Role == RoleAdmin }
 
 // Session is a signed-in browser or client. TokenHash is the SHA-256 of the
 // token the client holds; the token itself is never stored.

@@ -54,6 +54,7 @@ var wantColumns = map[string][]wantCol{
 		{"image", kText, false},
 		{"created_at", kTime, true},
 		{"updated_at", kTime, true},
+		{"role", kText, false},
 	},
 	"session": {
 		{"id", kText, true},

@@ -12,10 +12,10 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-const userCols = `u.id, u.name, u.email, u.email_verified, u.image, u.created_at, u.updated_at`
+const userCols = `u.id, u.name, u.email, u.email_verified, u.image, u.role, u.created_at, u.updated_at`
 
 func userDest(u *store.User) []any {
-	return []any{&u.ID, &u.Name, &u.Email, &u.EmailVerified, &u.Image, scanTime{&u.CreatedAt}, scanTime{&u.UpdatedAt}}
+	return []any{&u.ID, &u.Name, &u.Email, &u.EmailVerified, &u.Image, &u.Role, scanTime{&u.CreatedAt}, scanTime{&u.UpdatedAt}}
 }
 
 // mapErr turns driver errors into the store's errors.
@@ -53,8 +53,8 @@ type execer interface {
 }
 
 func (s *Store) insertUser(ctx context.Context, e execer, u *store.User) error {
-	_, err := e.ExecContext(ctx, s.d.q(`INSERT INTO "user" (id, name, email, email_verified, image, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		u.ID, u.Name, u.Email, u.EmailVerified, u.Image, s.d.t(u.CreatedAt), s.d.t(u.UpdatedAt))
+	_, err := e.ExecContext(ctx, s.d.q(`INSERT INTO "user" (id, name, email, email_verified, image, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		u.ID, u.Name, u.Email, u.EmailVerified, u.Image, u.Role, s.d.t(u.CreatedAt), s.d.t(u.UpdatedAt))
 	return err
 }
 
@@ -146,8 +146,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if err := fn(&u); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET name = ?, email = ?, email_verified = ?, image = ?, updated_at = ? WHERE id = ?`),
-			u.Name, u.Email, u.EmailVerified, u.Image, s.d.t(u.UpdatedAt), u.ID)
+		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET name = ?, email = ?, email_verified = ?, image = ?, role = ?, updated_at = ? WHERE id = ?`),
+			u.Name, u.Email, u.EmailVerified, u.Image, u.Role, s.d.t(u.UpdatedAt), u.ID)
 		return err
 	})
 	if err != nil {
