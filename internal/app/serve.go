@@ -87,6 +87,13 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	if c.ClientsFile != "" {
+		n, err := SyncClients(ctx, st, c.ClientsFile, clk.Now().UTC().Truncate(time.Millisecond))
+		if err != nil {
+			return err
+		}
+		log.Info("trusted clients synced from file", "count", n, "file", c.ClientsFile)
+	}
 	provider := OIDC(c, st, km, clk)
 	provider.OnFailure = func(endpoint, code string) { met.OAuthFailures.WithLabelValues(endpoint, code).Inc() }
 	if rotated, err := km.Ensure(ctx); err != nil {
@@ -98,6 +105,7 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 		Auth: svc, Store: st, Secret: secret, BaseURL: c.BaseURL, TrustedOrigins: c.TrustedOrigins,
 		CookiePrefix: c.CookiePrefix, RateLimit: c.RateLimit, TrustedProxyHeader: c.TrustedProxyHeader,
 		Metrics: met, Logger: log, Clock: clk, Keys: km, OIDC: provider,
+		DynamicRegistration: c.DynamicRegistration, RegistrationSecret: c.SignupSecret,
 	})
 	if err != nil {
 		return err

@@ -65,6 +65,8 @@ type Config struct {
 	AccessTokenTTL      time.Duration
 	IDTokenTTL          time.Duration
 	RefreshTokenTTL     time.Duration
+	DynamicRegistration bool
+	ClientsFile         string
 }
 
 // Key is one setting.
@@ -192,6 +194,8 @@ var Keys = []Key{
 	{"access-token-ttl", "1h", "Lifetime of OAuth access tokens (JWTs); a client may override it.", dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 	{"id-token-ttl", "1h", "Lifetime of ID tokens; a client may override it.", dur(func(c *Config) *time.Duration { return &c.IDTokenTTL })},
 	{"refresh-token-ttl", "168h", "Lifetime of each refresh token (rotated on every use); a client may override it.", dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+	{"dynamic-registration", "off", "Allow RFC 7591 client registration at POST /api/auth/oauth2/register, only with header x-internal-signup-secret equal to signup-secret.", boolean(func(c *Config) *bool { return &c.DynamicRegistration })},
+	{"clients-file", "", "YAML file of trusted clients (fixed ids and secrets) created or updated at start; see README.", str(func(c *Config) *string { return &c.ClientsFile })},
 	{"debug-addr", "", "If set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it private.", str(func(c *Config) *string { return &c.DebugAddr })},
 	{"migrate", "false", "serve: apply pending migrations before starting (always done on the embedded SQLite default).", boolean(func(c *Config) *bool { return &c.Migrate })},
 }
@@ -317,6 +321,9 @@ func (c *Config) validate() error {
 	}
 	if c.Secret != "" && len(c.Secret) < 32 {
 		errs = append(errs, errors.New("secret must be at least 32 bytes"))
+	}
+	if c.DynamicRegistration && len(c.SignupSecret) < 16 {
+		errs = append(errs, errors.New("dynamic-registration needs signup-secret of at least 16 bytes (it gates registration)"))
 	}
 	if c.Signup == "secret" && len(c.SignupSecret) < 16 {
 		errs = append(errs, errors.New("signup=secret needs signup-secret of at least 16 bytes"))

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/auther/auther/internal/auth"
@@ -262,4 +264,61 @@ func (s *Server) adminDeleteClient(w http.ResponseWriter, r *http.Request, c *au
 	}
 	s.log.Info("client deleted", "client_id", r.PathValue("id"), "by", c.User.ID)
 	writeJSON(w, 200, map[string]bool{"success": true})
+}
+
+// register is RFC 7591 dynamic client registration: off unless configured,
+// and then only for callers holding the internal signup secret.
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	if !s.regOn {
+		writeError(w, errorf(http.StatusNotFound, "NOT_FOUND", "Dynamic client registration is disabled"))
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("x-internal-signup-secret")), []byte(s.regKey)) != 1 {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "access_denied", "error_description": "registration requires the internal signup secret"})
+		return
+	}
+	var req struct {
+		RedirectURIs           []string `json:"redirect_uris"`
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+		ClientName             string   `json:"client_name"`
+		TokenEndpointAuth      string   `json:"token_endpoint_auth_method"`
+		GrantTypes             []string `json:"grant_types"`
+		Scope                  string   `json:"scope"`
+	}
+	if e := decode(r, &req); e != nil {
+		writeJSON(w, e.Status, map[string]string{"error": "invalid_client_metadata", "error_description": e.Message})
+		return
+	}
+	public := req.TokenEndpointAuth == "none"
+	if m := req.TokenEndpointAuth; m != "" && m != "none" && m != "client_secret_basic" && m != "client_secret_post" {
+		writeJSON(w, 400, map[string]string{"error": "invalid_client_metadata", "error_description": "unsupported token_endpoint_auth_method"})
+		return
+	}
+	cl, secret, err := oidc.NewClient(oidc.ClientSpec{Name: req.ClientName, Public: public, RedirectURIs: req.RedirectURIs,
+		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, GrantTypes: req.GrantTypes, Scopes: strings.Fields(req.Scope)},
+		s.auth.Clock.Now().UTC().Truncate(time.Millisecond))
+	if err != nil {
+		code := "invalid_client_metadata"
+		if strings.Contains(err.Error(), "redirect") {
+			code = "invalid_redirect_uri"
+		}
+		writeJSON(w, 400, map[string]string{"error": code, "error_description": err.Error()})
+		return
+	}
+	if err := s.store.CreateClient(r.Context(), cl); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("client registered dynamically", "client_id", cl.ID)
+	method := "client_secret_basic"
+	if public {
+		method = "none"
+	}
+	resp := map[string]any{"client_id": cl.ID, "client_id_issued_at": cl.CreatedAt.Unix(), "client_name": cl.Name,
+		"redirect_uris": cl.RedirectURIs, "post_logout_redirect_uris": cl.PostLogoutRedirectURIs, "grant_types": cl.GrantTypes,
+		"scope": strings.Join(cl.Scopes, " "), "token_endpoint_auth_method": method, "response_types": []string{"code"}}
+	if secret != "" {
+		resp["client_secret"], resp["client_secret_expires_at"] = secret, 0
+	}
+	writeJSON(w, http.StatusCreated, resp)
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/auther/auther/internal/httpapi"
 	"github.com/auther/auther/internal/keys"
 	"github.com/auther/auther/internal/store/sqlstore"
 	"github.com/auther/auther/internal/testdb"
@@ -86,4 +87,34 @@ func TestAdminClientAPI(t *testing.T) {
 			t.Errorf("deleted client still there: %d", r.Status)
 		}
 	})
+}
+
+func TestDynamicRegistrationIsGated(t *testing.T) {
+	st := testdb.SQLite(t)
+	off := newOIDCEnv(t, st, keys.ES256)
+	body := map[string]any{"client_name": "Dyn", "redirect_uris": []string{"https://dyn.example.com/cb"}}
+	if r := off.client().post("/api/auth/oauth2/register", body); r.Status != 404 {
+		t.Fatalf("registration while off: %d", r.Status)
+	}
+	on := newOIDCEnvWith(t, st, func(o *httpapi.Options) {
+		o.DynamicRegistration, o.RegistrationSecret = true, "registration-secret-123"
+	})
+	if r := on.client().post("/api/auth/oauth2/register", body); r.Status != 403 {
+		t.Fatalf("registration without the secret: %d %s", r.Status, r.Body)
+	}
+	r := on.client().post("/api/auth/oauth2/register", body, "x-internal-signup-secret", "registration-secret-123")
+	if r.Status != 201 {
+		t.Fatalf("registration: %d %s", r.Status, r.Body)
+	}
+	got := r.json(t)
+	if got["client_secret"] == nil || got["token_endpoint_auth_method"] != "client_secret_basic" {
+		t.Errorf("registered = %v", got)
+	}
+	if _, err := st.GetClient(context.Background(), got["client_id"].(string)); err != nil {
+		t.Error("registered client not stored")
+	}
+	bad := map[string]any{"client_name": "Bad", "redirect_uris": []string{"https://dyn.example.com/cb#frag"}}
+	if r := on.client().post("/api/auth/oauth2/register", bad, "x-internal-signup-secret", "registration-secret-123"); r.Status != 400 || r.json(t)["error"] != "invalid_redirect_uri" {
+		t.Errorf("fragment redirect: %d %s", r.Status, r.Body)
+	}
 }

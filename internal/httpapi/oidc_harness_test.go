@@ -25,9 +25,19 @@ type oidcEnv struct {
 }
 
 func newOIDCEnv(t *testing.T, st *sqlstore.Store, alg string) *oidcEnv {
+	return newOIDCEnvWith(t, st, nil, alg)
+}
+
+// newOIDCEnvWith is newOIDCEnv with extra server options (RS256 keys unless
+// alg is given).
+func newOIDCEnvWith(t *testing.T, st *sqlstore.Store, tweak func(*httpapi.Options), alg ...string) *oidcEnv {
 	t.Helper()
+	a := keys.RS256
+	if len(alg) > 0 {
+		a = alg[0]
+	}
 	box, _ := seal.New(testSecret, "signing-keys")
-	km := &keys.Manager{Store: st, Box: box, Algorithm: alg}
+	km := &keys.Manager{Store: st, Box: box, Algorithm: a}
 	o := &oidcEnv{keys: km}
 	o.env = newEnv(t, st, func(s *auth.Service, opts *httpapi.Options) {
 		km.Clock = s.Clock
@@ -37,6 +47,9 @@ func newOIDCEnv(t *testing.T, st *sqlstore.Store, alg string) *oidcEnv {
 		o.provider = &oidc.Provider{Store: st, Keys: km, Clock: s.Clock, Issuer: opts.BaseURL, CodeTTL: 10 * time.Minute,
 			AccessTTL: time.Hour, IDTTL: time.Hour, RefreshTTL: 7 * 24 * time.Hour, Leeway: 30 * time.Second}
 		opts.Keys, opts.OIDC = km, o.provider
+		if tweak != nil {
+			tweak(opts)
+		}
 	})
 	return o
 }

@@ -37,6 +37,10 @@ type Options struct {
 	Keys *keys.Manager
 	// OIDC is the OpenID Connect provider (nil: no OAuth endpoints).
 	OIDC *oidc.Provider
+	// DynamicRegistration enables POST /oauth2/register, gated by the
+	// x-internal-signup-secret header equal to RegistrationSecret.
+	DynamicRegistration bool
+	RegistrationSecret  string
 }
 
 // Server is the HTTP API.
@@ -53,6 +57,8 @@ type Server struct {
 	keys     *keys.Manager
 	oidc     *oidc.Provider
 	secret   string
+	regOn    bool
+	regKey   string
 	handler  http.Handler
 }
 
@@ -74,7 +80,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		auth: o.Auth, store: o.Store, signer: session.NewSigner(o.Secret),
 		cookies: newCookies(o.CookiePrefix, base), origins: newOrigins(base, o.TrustedOrigins),
-		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger, keys: o.Keys, oidc: o.OIDC, secret: o.Secret,
+		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger, keys: o.Keys, oidc: o.OIDC, secret: o.Secret, regOn: o.DynamicRegistration, regKey: o.RegistrationSecret,
 	}
 	if o.RateLimit {
 		s.limiter = ratelimit.New(o.Clock)
@@ -145,6 +151,7 @@ func (s *Server) routes() http.Handler {
 		api("POST", "/oauth2/introspect", s.introspect)
 		mux.HandleFunc("/api/auth/oauth2/end-session", s.endSession)
 		mux.HandleFunc("/sign-in", s.signInForm)
+		api("POST", "/oauth2/register", s.register)
 		mux.Handle("GET /api/admin/clients", s.withAdmin(s.adminListClients))
 		mux.Handle("POST /api/admin/clients", s.withAdmin(s.adminCreateClient))
 		mux.Handle("GET /api/admin/clients/{id}", s.withAdmin(s.adminGetClient))
