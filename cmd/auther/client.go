@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -148,7 +149,86 @@ func clientCmd(load loader, out, stderr io.Writer) *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.AddCommand(create, list, show, rotate, disable, enable, del)
+	var up struct {
+		name                      string
+		redirects, logouts, scope []string
+		skipConsent               string
+		accessTTL, idTTL, refTTL  time.Duration
+	}
+	updateCmd := &cobra.Command{
+		Use:   "update <client-id>",
+		Short: "Change a client: only the flags given are changed (lists are replaced)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			return with(func(ctx context.Context, st *sqlstore.Store, args []string) error {
+				var verr error
+				_, err := st.UpdateClient(ctx, args[0], func(c *store.Client) error {
+					if fl.Changed("name") {
+						c.Name = up.name
+					}
+					for _, u := range append(append([]string{}, up.redirects...), up.logouts...) {
+						if verr = oidc.ValidateRedirectURI(u); verr != nil {
+							return verr
+						}
+					}
+					if fl.Changed("redirect-uri") {
+						c.RedirectURIs = up.redirects
+					}
+					if fl.Changed("post-logout-redirect-uri") {
+						c.PostLogoutRedirectURIs = up.logouts
+					}
+					if fl.Changed("scope") {
+						for _, sc := range up.scope {
+							if !slices.Contains(oidc.Scopes, sc) {
+								verr = fmt.Errorf("unknown scope %q", sc)
+								return verr
+							}
+						}
+						c.Scopes = up.scope
+					}
+					if fl.Changed("skip-consent") {
+						c.SkipConsent = up.skipConsent == "true"
+					}
+					for _, t := range []struct {
+						flag string
+						v    time.Duration
+						dst  **time.Duration
+					}{{"access-token-ttl", up.accessTTL, &c.AccessTokenTTL}, {"id-token-ttl", up.idTTL, &c.IDTokenTTL}, {"refresh-token-ttl", up.refTTL, &c.RefreshTokenTTL}} {
+						if fl.Changed(t.flag) {
+							v := t.v
+							*t.dst = &v
+							if v == 0 {
+								*t.dst = nil // back to the server default
+							}
+						}
+					}
+					c.UpdatedAt = time.Now().UTC().Truncate(time.Millisecond)
+					return nil
+				})
+				if verr != nil {
+					return verr
+				}
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no client %s", args[0])
+				}
+				if err == nil {
+					fmt.Fprintf(out, "updated %s\n", args[0])
+				}
+				return err
+			})(cmd, args)
+		},
+	}
+	uf := updateCmd.Flags()
+	uf.StringVar(&up.name, "name", "", "display name")
+	uf.StringSliceVar(&up.redirects, "redirect-uri", nil, "redirect URIs (replaces the list)")
+	uf.StringSliceVar(&up.logouts, "post-logout-redirect-uri", nil, "post-logout redirect URIs (replaces the list)")
+	uf.StringSliceVar(&up.scope, "scope", nil, "allowed scopes (replaces the list)")
+	uf.StringVar(&up.skipConsent, "skip-consent", "", "true or false")
+	uf.DurationVar(&up.accessTTL, "access-token-ttl", 0, "access token lifetime for this client (0: server default)")
+	uf.DurationVar(&up.idTTL, "id-token-ttl", 0, "ID token lifetime for this client (0: server default)")
+	uf.DurationVar(&up.refTTL, "refresh-token-ttl", 0, "refresh token lifetime for this client (0: server default)")
+	cmd.AddCommand(create, list, show, updateCmd, rotate, disable, enable, del)
 	return cmd
 }
 
