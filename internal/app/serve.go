@@ -195,9 +195,15 @@ func SweepOnce(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, lo
 			log.Warn("sweeping expired rows failed", "err", err)
 			return
 		}
+		no, err := st.DeleteStaleOAuth(ctx, time.Now().UTC(), batch)
+		if err != nil {
+			log.Warn("sweeping stale OAuth rows failed", "err", err)
+			return
+		}
 		met.Swept.WithLabelValues("session").Add(float64(ns))
 		met.Swept.WithLabelValues("verification").Add(float64(nv))
-		if ns < batch && nv < batch {
+		met.Swept.WithLabelValues("oauth").Add(float64(no))
+		if ns < batch && nv < batch && no < batch {
 			return
 		}
 	}

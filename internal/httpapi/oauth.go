@@ -482,3 +482,44 @@ func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
 	}
 	redirect(w, ret)
 }
+
+// listConsents shows the signed-in user which clients they approved.
+func (s *Server) listConsents(w http.ResponseWriter, r *http.Request, c *auth.Current) {
+	list, err := s.store.ListConsents(r.Context(), c.User.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, cn := range list {
+		out = append(out, map[string]any{"id": cn.ID, "clientId": cn.ClientID, "userId": cn.UserID, "scopes": cn.Scopes,
+			"createdAt": isoTime(cn.CreatedAt), "updatedAt": isoTime(cn.UpdatedAt)})
+	}
+	writeJSON(w, 200, out)
+}
+
+// deleteConsent withdraws the user's consent to a client: the next
+// authorization asks again. Tokens already issued stay until they expire or
+// are revoked.
+func (s *Server) deleteConsent(w http.ResponseWriter, r *http.Request, c *auth.Current) {
+	var req struct {
+		ClientID *string `json:"clientId"`
+	}
+	if e := decode(r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if req.ClientID == nil {
+		writeError(w, required("clientId"))
+		return
+	}
+	if err := s.store.DeleteConsent(r.Context(), *req.ClientID, c.User.ID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, errorf(http.StatusNotFound, "CONSENT_NOT_FOUND", "No consent for that client"))
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, map[string]bool{"status": true})
+}

@@ -152,6 +152,8 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("/api/auth/oauth2/end-session", s.endSession)
 		mux.HandleFunc("/sign-in", s.signInForm)
 		api("POST", "/oauth2/register", s.register)
+		api("GET", "/oauth2/get-consents", s.withSession(s.listConsents))
+		api("POST", "/oauth2/delete-consent", s.withSession(s.deleteConsent))
 		mux.Handle("GET /api/admin/clients", s.withAdmin(s.adminListClients))
 		mux.Handle("POST /api/admin/clients", s.withAdmin(s.adminCreateClient))
 		mux.Handle("GET /api/admin/clients/{id}", s.withAdmin(s.adminGetClient))

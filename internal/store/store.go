@@ -300,6 +300,11 @@ type Store interface {
 	// SaveConsent inserts or replaces the user's consent for the client.
 	SaveConsent(ctx context.Context, c *Consent) error
 	DeleteConsent(ctx context.Context, clientID, userID string) error
+	// ListConsents returns the user's consents, newest first.
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	// DeleteStaleOAuth removes up to limit expired refresh tokens and never
+	// redeemed codes whose expiry passed, reporting how many rows went.
+	DeleteStaleOAuth(ctx context.Context, now time.Time, limit int) (int, error)
 
 	CreateGrant(ctx context.Context, g *Grant) error
 	GetGrant(ctx context.Context, id string) (*Grant, error)

@@ -170,6 +170,43 @@ func (s *Store) DeleteConsent(ctx context.Context, clientID, userID string) erro
 	return mustAffect(res)
 }
 
+// ListConsents implements store.Store.
+func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consent, error) {
+	rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT id, client_id, user_id, scopes, created_at, updated_at FROM oauth_consent WHERE user_id = ? ORDER BY updated_at DESC, id`), userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Consent
+	for rows.Next() {
+		var c store.Consent
+		var scopes string
+		if err := rows.Scan(&c.ID, &c.ClientID, &c.UserID, &scopes, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}); err != nil {
+			return nil, err
+		}
+		c.Scopes = strings.Fields(scopes)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// DeleteStaleOAuth implements store.Store.
+func (s *Store) DeleteStaleOAuth(ctx context.Context, now time.Time, limit int) (int, error) {
+	total := 0
+	for _, q := range []string{
+		`DELETE FROM oauth_refresh_token WHERE id IN (SELECT id FROM oauth_refresh_token WHERE expires_at < ? LIMIT ?)`,
+		`DELETE FROM oauth_grant WHERE id IN (SELECT id FROM oauth_grant WHERE code_used_at IS NULL AND code_expires_at < ? LIMIT ?)`,
+	} {
+		res, err := s.w.ExecContext(ctx, s.d.q(q), s.d.t(now), limit)
+		if err != nil {
+			return total, s.mapErr(err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+	}
+	return total, nil
+}
+
 const grantCols = `id, client_id, user_id, session_id, scopes, nonce, auth_time, redirect_uri, code_hash, code_challenge,
 	code_expires_at, code_used_at, revoked_at, created_at`
 
