@@ -24,13 +24,13 @@ type oidcEnv struct {
 	keys     *keys.Manager
 }
 
-func newOIDCEnv(t *testing.T, st *sqlstore.Store, alg string) *oidcEnv {
+func newOIDCEnv(t testing.TB, st *sqlstore.Store, alg string) *oidcEnv {
 	return newOIDCEnvWith(t, st, nil, alg)
 }
 
 // newOIDCEnvWith is newOIDCEnv with extra server options (RS256 keys unless
 // alg is given).
-func newOIDCEnvWith(t *testing.T, st *sqlstore.Store, tweak func(*httpapi.Options), alg ...string) *oidcEnv {
+func newOIDCEnvWith(t testing.TB, st *sqlstore.Store, tweak func(*httpapi.Options), alg ...string) *oidcEnv {
 	t.Helper()
 	a := keys.RS256
 	if len(alg) > 0 {
@@ -55,7 +55,7 @@ func newOIDCEnvWith(t *testing.T, st *sqlstore.Store, tweak func(*httpapi.Option
 }
 
 // registerClient stores a client and returns it with its secret.
-func (o *oidcEnv) registerClient(t *testing.T, spec oidc.ClientSpec) (id, secret string) {
+func (o *oidcEnv) registerClient(t testing.TB, spec oidc.ClientSpec) (id, secret string) {
 	t.Helper()
 	c, secret, err := oidc.NewClient(spec, o.clock.Now().UTC().Truncate(time.Millisecond))
 	if err != nil {

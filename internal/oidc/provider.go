@@ -309,7 +309,11 @@ func (p *Provider) ExchangeCode(ctx context.Context, c *store.Client, code, redi
 	if err != nil {
 		return nil, oerr("server_error", err.Error())
 	}
-	return p.issue(ctx, c, g, nil, now)
+	u, err := p.Store.GetUser(ctx, g.UserID)
+	if err != nil {
+		return nil, p.fail("token", oerr("invalid_grant", "the user no longer exists"))
+	}
+	return p.issue(ctx, c, g, u, nil, now)
 }
 
 // Refresh rotates a refresh token. Presenting a used one revokes the whole
@@ -339,7 +343,8 @@ func (p *Provider) Refresh(ctx context.Context, c *store.Client, token, scope st
 	if rt.UsedAt == nil && (g.RevokedAt != nil || !rt.ExpiresAt.After(now)) {
 		return nil, p.fail("token", oerr("invalid_grant", "the refresh token has expired or was revoked"))
 	}
-	if _, err := p.Store.GetUser(ctx, g.UserID); err != nil {
+	u, err := p.Store.GetUser(ctx, g.UserID)
+	if err != nil {
 		return nil, p.fail("token", oerr("invalid_grant", "the user no longer exists"))
 	}
 	var next string
@@ -361,7 +366,7 @@ func (p *Provider) Refresh(ctx context.Context, c *store.Client, token, scope st
 	if narrowed != nil {
 		g.Scopes = narrowed
 	}
-	return p.issue(ctx, c, g, &next, now)
+	return p.issue(ctx, c, g, u, &next, now)
 }
 
 func (p *Provider) newRefresh(g *store.Grant, c *store.Client, now time.Time) (string, *store.RefreshToken) {
@@ -375,11 +380,7 @@ func (p *Provider) newRefresh(g *store.Grant, c *store.Client, now time.Time) (s
 // issue mints the tokens of a grant. refresh is the already stored
 // rotated token, or nil to create the first one when offline_access was
 // granted.
-func (p *Provider) issue(ctx context.Context, c *store.Client, g *store.Grant, refresh *string, now time.Time) (*TokenResponse, *Error) {
-	u, err := p.Store.GetUser(ctx, g.UserID)
-	if err != nil {
-		return nil, p.fail("token", oerr("invalid_grant", "the user no longer exists"))
-	}
+func (p *Provider) issue(ctx context.Context, c *store.Client, g *store.Grant, u *store.User, refresh *string, now time.Time) (*TokenResponse, *Error) {
 	accessTTL := ttl(c.AccessTokenTTL, p.AccessTTL)
 	at, err := p.Keys.Sign(p.AccessClaims(c, g, now, accessTTL), "at+jwt")
 	if err != nil {
