@@ -17,8 +17,21 @@
 //	-timeout duration         per-request timeout (default 10s)
 //	-pid int                  server process id; report its VmRSS/VmHWM from /proc
 //	-json                     also print one JSON line per scenario
+//	-client-id string         OAuth client for code-exchange and refresh
+//	-client-secret string     its secret (sent with HTTP Basic)
+//	-redirect-uri string      a redirect URI registered for it (never contacted)
 //
-// Scenarios (all use the Better Auth JSON API under /api/auth):
+// The client flags are needed only by code-exchange and refresh, and go
+// together: give all three or none. The client must be confidential, allow
+// the authorization_code and refresh_token grants and the openid and
+// offline_access scopes, and skip consent, e.g.
+//
+//	auther client create --name perf --redirect-uri http://127.0.0.1:9/cb --skip-consent
+//
+// "all" runs every scenario below except code-exchange and refresh, which
+// it includes only when the client flags are given.
+//
+// Scenarios (the first five use the Better Auth JSON API under /api/auth):
 //
 //	signup           POST sign-up/email with a fresh email per request; expects 200.
 //	signin           setup signs up accounts; POST sign-in/email with the right
@@ -30,6 +43,33 @@
 //	session-flood    session workers (-c) and, concurrently, a sign-in flood
 //	                 (-flood-concurrency). The get-session figures are the
 //	                 primary result; the flood is reported as session-flood/signin.
+//	jwks             GET /.well-known/jwks.json; expects 200 with a JSON object
+//	                 holding a non-empty "keys" array.
+//	discovery        GET /.well-known/openid-configuration; expects 200 with a
+//	                 JSON object holding a non-empty "issuer".
+//	code-exchange    setup signs up accounts and keeps their session cookies.
+//	                 Each iteration is one authorization-code flow with PKCE
+//	                 (S256): GET oauth2/authorize with the cookie, expecting a
+//	                 302 to the redirect URI with code= and the same state (no
+//	                 redirect is followed), then POST oauth2/token
+//	                 (grant_type=authorization_code, client_secret_basic),
+//	                 expecting 200 JSON with an access_token. The token POST is
+//	                 the figure; the authorize GET is reported as
+//	                 code-exchange/authorize. When the authorize step fails the
+//	                 token POST is not sent and counts as not-sent (an error
+//	                 with no latency).
+//	refresh          setup signs up accounts and performs one code exchange per
+//	                 worker (scope openid offline_access) to get a refresh
+//	                 token. Each iteration POSTs oauth2/token with
+//	                 grant_type=refresh_token, expecting 200 JSON with an
+//	                 access_token and a new refresh_token, which the worker
+//	                 uses next: tokens rotate on every use and each worker
+//	                 chains its own. After a failure the worker starts a new
+//	                 chain with a fresh code exchange (not timed) rather than
+//	                 risk replaying a token, which would revoke its family.
+//
+// For scenarios that sign up accounts, -users caps how many (workers share
+// them round-robin); by default there is one per worker.
 //
 // For each scenario (and each worker group) one line is printed:
 //
@@ -37,15 +77,17 @@
 //
 // followed, when relevant, by a breakdown of unexpected statuses, bodies and
 // transport errors, and by the server's memory when -pid is given. Latency
-// percentiles (nearest rank) cover every request, failed ones included; rps
-// is requests divided by the wall time of the measured phase.
+// percentiles (nearest rank) cover every request sent, failed ones included;
+// rps is requests divided by the wall time of the measured phase.
+// -max-requests counts iterations (a code exchange is one).
 //
 // Safety: traffic goes only to loopback. The -url host is checked before
 // anything is sent, every dialled address is checked again after name
-// resolution, proxies are ignored and redirects are not followed. Every
-// worker loop is bounded by both the duration and its share of
-// -max-requests, and each request by -timeout, so a run always ends by
-// itself; Ctrl-C stops it early.
+// resolution, proxies are ignored and redirects are not followed: the
+// -redirect-uri is only sent to the server and read back from Location,
+// never contacted. Every worker loop is bounded by both the duration and
+// its share of -max-requests, and each request by -timeout, so a run always
+// ends by itself; Ctrl-C stops it early.
 //
 // Accounts are created as load-<runid>-...@example.test with the password
 // "correct-horse-battery"; run it against a disposable database.
@@ -61,6 +103,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -84,6 +127,18 @@ type config struct {
 	timeout     time.Duration
 	pid         int
 	json        bool
+	oauth       oauthClient
+}
+
+// oauthClient is the relying party used by code-exchange and refresh.
+type oauthClient struct {
+	clientID     string
+	clientSecret string
+	redirectURI  string
+}
+
+func (o oauthClient) given() bool {
+	return o.clientID != "" || o.clientSecret != "" || o.redirectURI != ""
 }
 
 func main() {
@@ -109,6 +164,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.IntVar(&cfg.pid, "pid", 0, "server process id for memory figures (0 = off)")
 	fs.BoolVar(&cfg.json, "json", false, "also print one JSON line per scenario")
+	fs.StringVar(&cfg.oauth.clientID, "client-id", "", "OAuth client id (code-exchange, refresh)")
+	fs.StringVar(&cfg.oauth.clientSecret, "client-secret", "", "OAuth client secret (code-exchange, refresh)")
+	fs.StringVar(&cfg.oauth.redirectURI, "redirect-uri", "", "redirect URI registered for the client; never contacted (code-exchange, refresh)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -119,8 +177,19 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	if cfg.target, err = parseTarget(*rawURL); err != nil {
 		return config{}, err
 	}
-	if cfg.scenarios, err = parseScenarios(*scen); err != nil {
+	if err := cfg.oauth.validate(); err != nil {
 		return config{}, err
+	}
+	if cfg.scenarios, err = parseScenarios(*scen, cfg.oauth.given()); err != nil {
+		return config{}, err
+	}
+	if !cfg.oauth.given() {
+		for _, n := range cfg.scenarios {
+			if slices.Contains(clientScenarios, n) {
+				return config{}, fmt.Errorf("scenario %s needs an OAuth client: give -client-id, -client-secret and -redirect-uri "+
+					"(create one with: auther client create --name perf --redirect-uri http://127.0.0.1:9/cb --skip-consent)", n)
+			}
+		}
 	}
 	switch {
 	case cfg.concurrency < 1 || cfg.concurrency > 10_000:
@@ -148,8 +217,36 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	return cfg, nil
 }
 
-// parseScenarios turns "a,b" or "all" into a deduplicated list.
-func parseScenarios(s string) ([]string, error) {
+// validate checks the client flags: all three or none.
+func (o oauthClient) validate() error {
+	if !o.given() {
+		return nil
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"-client-id", o.clientID}, {"-client-secret", o.clientSecret}, {"-redirect-uri", o.redirectURI}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the OAuth client flags go together: %s missing", strings.Join(missing, ", "))
+	}
+	if strings.ContainsFunc(o.clientID+o.clientSecret, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return errors.New("-client-id and -client-secret must not contain control characters")
+	}
+	u, err := url.Parse(o.redirectURI)
+	if err != nil {
+		return fmt.Errorf("invalid -redirect-uri: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+		return fmt.Errorf("invalid -redirect-uri %q: want an absolute http(s) URL without a fragment, exactly as registered", o.redirectURI)
+	}
+	return nil
+}
+
+// parseScenarios turns "a,b" or "all" into a deduplicated list. "all"
+// includes the client scenarios only when withClient is set.
+func parseScenarios(s string, withClient bool) ([]string, error) {
 	var out []string
 	for name := range strings.SplitSeq(s, ",") {
 		name = strings.TrimSpace(name)
@@ -158,7 +255,7 @@ func parseScenarios(s string) ([]string, error) {
 			continue
 		case name == "all":
 			for _, n := range scenarioNames {
-				if !slices.Contains(out, n) {
+				if !slices.Contains(out, n) && (withClient || !slices.Contains(clientScenarios, n)) {
 					out = append(out, n)
 				}
 			}
@@ -238,8 +335,9 @@ type scenarioLine struct {
 	DurationS float64 `json:"duration_s"`
 	WarmupS   float64 `json:"warmup_s"`
 	jsonSummary
-	Flood *jsonSummary `json:"flood,omitempty"`
-	Mem   *memReport   `json:"server_mem,omitempty"`
+	Flood     *jsonSummary `json:"flood,omitempty"`     // session-flood/signin
+	Authorize *jsonSummary `json:"authorize,omitempty"` // code-exchange/authorize
+	Mem       *memReport   `json:"server_mem,omitempty"`
 }
 
 func runScenario(ctx context.Context, e *env, name string, stop *atomic.Bool, stdout io.Writer) error {
@@ -253,12 +351,12 @@ func runScenario(ctx context.Context, e *env, name string, stop *atomic.Bool, st
 	if cfg.warmup > 0 {
 		runPhase(ctx, groups, cfg.warmup, cfg.maxRequests, false, stop)
 	}
-	sums := runPhase(ctx, groups, cfg.duration, cfg.maxRequests, true, stop)
+	reps := runPhase(ctx, groups, cfg.duration, cfg.maxRequests, true, stop)
 	mem := mw.stop()
 
-	for i, s := range sums {
-		fmt.Fprintln(stdout, s.line(groups[i].name, len(groups[i].workers), cfg.duration))
-		if b := s.breakdown(); b != "" {
+	for _, r := range reps {
+		fmt.Fprintln(stdout, r.sum.line(r.name, r.c, cfg.duration))
+		if b := r.sum.breakdown(); b != "" {
 			fmt.Fprintln(stdout, "    "+b)
 		}
 	}
@@ -270,12 +368,19 @@ func runScenario(ctx context.Context, e *env, name string, stop *atomic.Bool, st
 			Scenario:    name,
 			DurationS:   cfg.duration.Seconds(),
 			WarmupS:     cfg.warmup.Seconds(),
-			jsonSummary: sums[0].json(len(groups[0].workers)),
+			jsonSummary: reps[0].sum.json(reps[0].c),
 			Mem:         mem,
 		}
-		if len(sums) > 1 {
-			f := sums[1].json(len(groups[1].workers))
-			line.Flood = &f
+		for _, r := range reps[1:] {
+			j := r.sum.json(r.c)
+			switch r.key {
+			case "flood":
+				line.Flood = &j
+			case "authorize":
+				line.Authorize = &j
+			default:
+				return fmt.Errorf("no JSON field for %s", r.name)
+			}
 		}
 		b, err := json.Marshal(line)
 		if err != nil {

@@ -29,37 +29,65 @@ const (
 )
 
 // scenarioNames lists the scenarios in the order "all" runs them.
-var scenarioNames = []string{"signup", "signin", "session", "session-invalid", "session-flood"}
+// clientScenarios among them need an OAuth client (-client-id ...) and are
+// part of "all" only when one is given.
+var (
+	scenarioNames   = []string{"signup", "signin", "session", "session-invalid", "session-flood", "jwks", "discovery", "code-exchange", "refresh"}
+	clientScenarios = []string{"code-exchange", "refresh"}
+)
 
-// reqFunc performs one request and classifies the outcome. Each worker owns
-// its reqFunc, which may keep private state (counters, buffers).
+// reqFunc performs one iteration and classifies the outcome. Each worker
+// owns its reqFunc, which may keep private state (counters, buffers).
 type reqFunc func(ctx context.Context) result
 
 // group is a set of workers measured together.
 type group struct {
 	name    string
 	workers []reqFunc
+	key     string // JSON field of a secondary group ("flood")
+	// step, when set, names a setup request each iteration makes before the
+	// measured one (result.step); it is reported as name+"/"+step and under
+	// the JSON field step.
+	step string
+}
+
+// report is one printed line: a worker group, or the setup step of one.
+type report struct {
+	name string
+	c    int
+	key  string // JSON field; "" for the primary figure
+	sum  summary
 }
 
 // env is what scenarios need to build requests.
 type env struct {
-	cfg       config
-	client    *http.Client
-	runID     string
-	signUpURL string
-	signInURL string
-	sessURL   string
+	cfg          config
+	client       *http.Client
+	runID        string
+	signUpURL    string
+	signInURL    string
+	sessURL      string
+	jwksURL      string
+	discoveryURL string
+	authorizeURL string
+	tokenURL     string
+	basicAuth    string // Authorization header value for the token endpoint
 }
 
 func newEnv(cfg config, client *http.Client, runID string) *env {
 	api := cfg.target.base + "/api/auth/"
 	return &env{
-		cfg:       cfg,
-		client:    client,
-		runID:     runID,
-		signUpURL: api + "sign-up/email",
-		signInURL: api + "sign-in/email",
-		sessURL:   api + "get-session",
+		cfg:          cfg,
+		client:       client,
+		runID:        runID,
+		signUpURL:    api + "sign-up/email",
+		signInURL:    api + "sign-in/email",
+		sessURL:      api + "get-session",
+		jwksURL:      cfg.target.base + "/.well-known/jwks.json",
+		discoveryURL: cfg.target.base + "/.well-known/openid-configuration",
+		authorizeURL: api + "oauth2/authorize",
+		tokenURL:     api + "oauth2/token",
+		basicAuth:    basicAuth(cfg.oauth.clientID, cfg.oauth.clientSecret),
 	}
 }
 
@@ -73,13 +101,13 @@ func (e *env) setup(ctx context.Context, name string) ([]group, error) {
 		for w := range ws {
 			ws[w] = e.signUpWorker(w)
 		}
-		return []group{{name, ws}}, nil
+		return []group{{name: name, workers: ws}}, nil
 	case "signin":
 		ws, err := e.signInWorkers(ctx, "in", c)
-		return []group{{name, ws}}, err
+		return []group{{name: name, workers: ws}}, err
 	case "session":
 		ws, err := e.sessionWorkers(ctx, "ses", c)
-		return []group{{name, ws}}, err
+		return []group{{name: name, workers: ws}}, err
 	case "session-invalid":
 		users, err := e.createUsers(ctx, "inv", 1)
 		if err != nil {
@@ -93,14 +121,32 @@ func (e *env) setup(ctx context.Context, name string) ([]group, error) {
 		for w := range ws {
 			ws[w] = e.sessionWorker(auth{cookie: cookieName + "=" + invalidCookieValue()}, expectNull)
 		}
-		return []group{{name, ws}}, nil
+		return []group{{name: name, workers: ws}}, nil
 	case "session-flood":
 		ses, err := e.sessionWorkers(ctx, "fses", c)
 		if err != nil {
 			return nil, err
 		}
 		flood, err := e.signInWorkers(ctx, "fin", e.cfg.flood)
-		return []group{{name, ses}, {name + "/signin", flood}}, err
+		return []group{{name: name, workers: ses}, {name: name + "/signin", workers: flood, key: "flood"}}, err
+	case "jwks":
+		ws := make([]reqFunc, c)
+		for w := range ws {
+			ws[w] = e.jsonGetWorker(e.jwksURL, checkJWKS)
+		}
+		return []group{{name: name, workers: ws}}, nil
+	case "discovery":
+		ws := make([]reqFunc, c)
+		for w := range ws {
+			ws[w] = e.jsonGetWorker(e.discoveryURL, checkDiscovery)
+		}
+		return []group{{name: name, workers: ws}}, nil
+	case "code-exchange":
+		ws, err := e.codeExchangeWorkers(ctx, "cx", c)
+		return []group{{name: name, workers: ws, step: "authorize"}}, err
+	case "refresh":
+		ws, err := e.refreshWorkers(ctx, "rt", c)
+		return []group{{name: name, workers: ws}}, err
 	}
 	return nil, fmt.Errorf("unknown scenario %q", name)
 }
@@ -345,23 +391,32 @@ func invalidCookieValue() string {
 var errNoSession = errors.New("response carried neither a *.session_token cookie nor a token")
 
 // runPhase runs every worker of every group until dur has elapsed, its share
-// of maxRequests is used up, or stop is set. All workers start together.
-// With record false (warm-up) nothing is kept.
-func runPhase(ctx context.Context, groups []group, dur time.Duration, maxRequests int, record bool, stop *atomic.Bool) []summary {
+// of maxRequests (counted in iterations) is used up, or stop is set. All
+// workers start together. With record false (warm-up) nothing is kept. It
+// returns one report per group, each followed by its step's if it has one.
+func runPhase(ctx context.Context, groups []group, dur time.Duration, maxRequests int, record bool, stop *atomic.Bool) []report {
 	recs := make([][]*recorder, len(groups))
+	stepRecs := make([][]*recorder, len(groups))
+	newRec := func(limit int) *recorder {
+		if record {
+			return newRecorder(min(limit, 1<<18))
+		}
+		return &recorder{discard: true}
+	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	var deadline time.Time
 	for g, gr := range groups {
 		n := len(gr.workers)
 		recs[g] = make([]*recorder, n)
+		stepRecs[g] = make([]*recorder, n)
 		for w, fn := range gr.workers {
 			limit := workerLimit(maxRequests, n, w)
-			rec := &recorder{discard: true}
-			if record {
-				rec = newRecorder(min(limit, 1<<18))
+			rec, stepRec := newRec(limit), &recorder{discard: true}
+			if gr.step != "" {
+				stepRec = newRec(limit)
 			}
-			recs[g][w] = rec
+			recs[g][w], stepRecs[g][w] = rec, stepRec
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -372,7 +427,11 @@ func runPhase(ctx context.Context, groups []group, dur time.Duration, maxRequest
 						return
 					}
 					res := fn(ctx)
-					rec.add(time.Since(t0), res)
+					d := time.Since(t0)
+					if res.step != nil {
+						stepRec.add(d, *res.step)
+					}
+					rec.add(d, res)
 				}
 			}()
 		}
@@ -383,9 +442,13 @@ func runPhase(ctx context.Context, groups []group, dur time.Duration, maxRequest
 	wg.Wait()
 	elapsed := time.Since(t0)
 
-	out := make([]summary, len(groups))
-	for g := range groups {
-		out[g] = summarize(recs[g], elapsed)
+	var out []report
+	for g, gr := range groups {
+		c := len(gr.workers)
+		out = append(out, report{gr.name, c, gr.key, summarize(recs[g], elapsed)})
+		if gr.step != "" {
+			out = append(out, report{gr.name + "/" + gr.step, c, gr.step, summarize(stepRecs[g], elapsed)})
+		}
 	}
 	return out
 }

@@ -32,6 +32,8 @@ type fakeAuther struct {
 	badOrigin      atomic.Int64 // POSTs without the right Origin/Content-Type
 	invalidCookies atomic.Int64 // get-session with our cookie name, unknown token
 	sessionHits    atomic.Int64
+
+	oidc fakeOIDC
 }
 
 func newFake(t *testing.T, f *fakeAuther) *httptest.Server {
@@ -44,6 +46,7 @@ func newFake(t *testing.T, f *fakeAuther) *httptest.Server {
 	mux.HandleFunc("POST /api/auth/sign-up/email", f.signUp)
 	mux.HandleFunc("POST /api/auth/sign-in/email", f.signIn)
 	mux.HandleFunc("GET /api/auth/get-session", f.getSession)
+	f.oidc.register(mux, f)
 	srv := httptest.NewServer(mux)
 	f.origin = srv.URL
 	t.Cleanup(srv.Close)
@@ -122,12 +125,8 @@ func (f *fakeAuther) getSession(w http.ResponseWriter, r *http.Request) {
 	f.sessionHits.Add(1)
 	w.Header().Set("Content-Type", "application/json")
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	for _, c := range r.CookiesNamed(f.cookieName) {
-		v, err := url.QueryUnescape(c.Value)
-		if err != nil {
-			continue
-		}
-		tok, _, _ = strings.Cut(v, ".")
+	if c := f.cookieToken(r); c != "" {
+		tok = c
 	}
 	f.mu.Lock()
 	valid := f.sessions[tok]
@@ -140,6 +139,19 @@ func (f *fakeAuther) getSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte(`{"session":{"token":"x"},"user":{"id":"u"}}`))
+}
+
+// cookieToken returns the session token of the request's cookie, or "".
+func (f *fakeAuther) cookieToken(r *http.Request) string {
+	tok := ""
+	for _, c := range r.CookiesNamed(f.cookieName) {
+		v, err := url.QueryUnescape(c.Value)
+		if err != nil {
+			continue
+		}
+		tok, _, _ = strings.Cut(v, ".")
+	}
+	return tok
 }
 
 func runTool(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -170,7 +182,7 @@ func TestAllScenariosAgainstFakeServer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, name := range []string{"signup", "signin", "session", "session-invalid", "session-flood", "session-flood/signin"} {
+	for _, name := range []string{"signup", "signin", "session", "session-invalid", "session-flood", "session-flood/signin", "jwks", "discovery"} {
 		reqs, errs := reqsOf(t, out, name)
 		if reqs == 0 || errs != 0 {
 			t.Errorf("%s: reqs=%d errors=%d, want >0 and 0\n%s", name, reqs, errs, out)
@@ -179,8 +191,11 @@ func TestAllScenariosAgainstFakeServer(t *testing.T) {
 	if !strings.Contains(out, "session-flood        c=3 ") || !strings.Contains(out, "session-flood/signin c=2 ") {
 		t.Errorf("session-flood groups should report c=3 and c=2:\n%s", out)
 	}
-	if n := strings.Count(out, "server pid="+strconv.Itoa(os.Getpid())); n != 5 {
-		t.Errorf("memory lines = %d, want 5", n)
+	if strings.Contains(out, "code-exchange") || strings.Contains(out, "refresh") {
+		t.Errorf("all without client flags ran an OAuth client scenario:\n%s", out)
+	}
+	if n := strings.Count(out, "server pid="+strconv.Itoa(os.Getpid())); n != 7 {
+		t.Errorf("memory lines = %d, want 7", n)
 	}
 	if f.badOrigin.Load() != 0 {
 		t.Errorf("%d POSTs lacked Origin/Content-Type", f.badOrigin.Load())
@@ -199,15 +214,15 @@ func TestAllScenariosAgainstFakeServer(t *testing.T) {
 			lines = append(lines, sl)
 		}
 	}
-	if len(lines) != 5 {
-		t.Fatalf("JSON lines = %d, want 5", len(lines))
+	if len(lines) != 7 {
+		t.Fatalf("JSON lines = %d, want 7", len(lines))
 	}
 	for _, l := range lines {
 		if l.Requests == 0 || l.Errors != 0 || l.Concurrency != 3 || l.Mem == nil || l.Mem.RSSAfter <= 0 {
 			t.Errorf("JSON %+v", l)
 		}
-		if (l.Scenario == "session-flood") != (l.Flood != nil) {
-			t.Errorf("%s: flood = %+v", l.Scenario, l.Flood)
+		if (l.Scenario == "session-flood") != (l.Flood != nil) || l.Authorize != nil {
+			t.Errorf("%s: flood = %+v, authorize = %+v", l.Scenario, l.Flood, l.Authorize)
 		}
 	}
 	if fl := lines[4].Flood; fl == nil || fl.Concurrency != 2 || fl.Requests == 0 {
@@ -344,18 +359,26 @@ func TestBodyMatches(t *testing.T) {
 }
 
 func TestParseScenarios(t *testing.T) {
-	got, err := parseScenarios("session, signin,session")
+	got, err := parseScenarios("session, signin,session", false)
 	if err != nil || strings.Join(got, ",") != "session,signin" {
 		t.Errorf("got %v, %v", got, err)
 	}
-	got, err = parseScenarios("all")
-	if err != nil || strings.Join(got, ",") != strings.Join(scenarioNames, ",") {
-		t.Errorf("all = %v, %v", got, err)
+	got, err = parseScenarios("all", false)
+	if want := "signup,signin,session,session-invalid,session-flood,jwks,discovery"; err != nil || strings.Join(got, ",") != want {
+		t.Errorf("all without a client = %v, %v; want %s", got, err, want)
 	}
-	if _, err := parseScenarios("sessions"); err == nil {
+	got, err = parseScenarios("all", true)
+	if err != nil || strings.Join(got, ",") != strings.Join(scenarioNames, ",") {
+		t.Errorf("all with a client = %v, %v", got, err)
+	}
+	got, err = parseScenarios("refresh,all", false)
+	if err != nil || got[0] != "refresh" || len(got) != 8 {
+		t.Errorf("refresh,all = %v, %v", got, err)
+	}
+	if _, err := parseScenarios("sessions", false); err == nil {
 		t.Error("unknown scenario accepted")
 	}
-	if _, err := parseScenarios(" , "); err == nil {
+	if _, err := parseScenarios(" , ", false); err == nil {
 		t.Error("empty selection accepted")
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,9 +12,41 @@ import (
 
 // result is the outcome of one request.
 type result struct {
-	status  int   // HTTP status; 0 on transport error
-	err     error // transport or body-read error
-	badBody bool  // status was as expected but the body was not
+	status  int    // HTTP status; 0 on transport error
+	want    int    // expected status; 0 means 200
+	err     error  // transport or body-read error
+	badBody bool   // status was as expected but the body (or Location) was not
+	detail  string // why status or body was unexpected; the first is reported
+
+	// Set by workers whose iteration makes more than one request:
+	timed   bool          // lat is the measured request's own latency
+	lat     time.Duration // used instead of the iteration's wall time when timed
+	notSent bool          // the measured request was not sent: a setup step failed (err says why)
+	step    *result       // the setup request before it (timed), reported as its own line
+}
+
+// failed reports whether r counts as an error.
+func (r result) failed() bool {
+	want := r.want
+	if want == 0 {
+		want = http.StatusOK
+	}
+	return r.notSent || r.err != nil || r.status != want || r.badBody
+}
+
+// asError turns a failed result into an error for setup code; nil if it
+// did not fail.
+func (r result) asError() error {
+	switch {
+	case !r.failed():
+		return nil
+	case r.err != nil:
+		return r.err
+	case r.badBody:
+		return fmt.Errorf("status %d, unexpected response: %s", r.status, r.detail)
+	default:
+		return fmt.Errorf("status %d: %s", r.status, r.detail)
+	}
 }
 
 // recorder collects one worker's measurements. Each worker owns exactly one
@@ -24,33 +57,60 @@ type recorder struct {
 	status    map[int]int64 // unexpected status codes
 	transport int64
 	badBody   int64
-	firstErr  string
+	notSent   int64
+	firstErr  string // first transport error
+	firstBad  string // first detail of an unexpected status or body
+	firstNot  string // why the first unsent request was not sent
 }
 
 func newRecorder(prealloc int) *recorder {
 	return &recorder{lat: make([]time.Duration, 0, prealloc)}
 }
 
-// add records one request. Latency is recorded for every request, including
-// failed ones; failures are also counted as errors.
+// add records one request. Latency is recorded for every request that was
+// sent, including failed ones; failures are also counted as errors. A
+// request that was not sent (its setup step failed) counts as an error
+// without a latency.
 func (r *recorder) add(d time.Duration, res result) {
 	if r.discard {
 		return
 	}
+	if res.notSent {
+		r.notSent++
+		if r.firstNot == "" && res.err != nil {
+			r.firstNot = res.err.Error()
+		}
+		return
+	}
+	if res.timed {
+		d = res.lat
+	}
 	r.lat = append(r.lat, d)
+	want := res.want
+	if want == 0 {
+		want = http.StatusOK
+	}
 	switch {
 	case res.err != nil:
 		r.transport++
 		if r.firstErr == "" {
 			r.firstErr = res.err.Error()
 		}
-	case res.status != 200:
+	case res.status != want:
 		if r.status == nil {
 			r.status = make(map[int]int64)
 		}
 		r.status[res.status]++
+		r.noteBad(res.detail)
 	case res.badBody:
 		r.badBody++
+		r.noteBad(res.detail)
+	}
+}
+
+func (r *recorder) noteBad(detail string) {
+	if r.firstBad == "" {
+		r.firstBad = detail
 	}
 }
 
@@ -65,7 +125,10 @@ type summary struct {
 	Status    map[int]int64
 	Transport int64
 	BadBody   int64
+	NotSent   int64
 	FirstErr  string
+	FirstBad  string
+	FirstNot  string
 }
 
 // summarize merges per-worker recorders and computes the percentiles.
@@ -84,11 +147,18 @@ func summarize(recs []*recorder, elapsed time.Duration) summary {
 		}
 		s.Transport += r.transport
 		s.BadBody += r.badBody
+		s.NotSent += r.notSent
 		if s.FirstErr == "" {
 			s.FirstErr = r.firstErr
 		}
+		if s.FirstBad == "" {
+			s.FirstBad = r.firstBad
+		}
+		if s.FirstNot == "" {
+			s.FirstNot = r.firstNot
+		}
 	}
-	s.Errors += s.Transport + s.BadBody
+	s.Errors += s.Transport + s.BadBody + s.NotSent
 	slices.Sort(all)
 	s.Requests = int64(len(all))
 	if elapsed > 0 {
@@ -158,8 +228,14 @@ func (s summary) breakdown() string {
 	if s.BadBody > 0 {
 		parts = append(parts, fmt.Sprintf("unexpected-body×%d", s.BadBody))
 	}
+	if s.FirstBad != "" {
+		parts = append(parts, fmt.Sprintf("first unexpected: %.200s", s.FirstBad))
+	}
 	if s.Transport > 0 {
 		parts = append(parts, fmt.Sprintf("transport×%d (first: %s)", s.Transport, s.FirstErr))
+	}
+	if s.NotSent > 0 {
+		parts = append(parts, fmt.Sprintf("not-sent×%d (first: %.200s)", s.NotSent, s.FirstNot))
 	}
 	return "unexpected: " + strings.Join(parts, "; ")
 }
@@ -178,6 +254,7 @@ type jsonSummary struct {
 	Status      map[string]int64 `json:"unexpected_status,omitempty"`
 	BadBody     int64            `json:"unexpected_body,omitempty"`
 	Transport   int64            `json:"transport_errors,omitempty"`
+	NotSent     int64            `json:"not_sent,omitempty"`
 }
 
 func (s summary) json(c int) jsonSummary {
@@ -196,6 +273,7 @@ func (s summary) json(c int) jsonSummary {
 		Errors:      s.Errors,
 		BadBody:     s.BadBody,
 		Transport:   s.Transport,
+		NotSent:     s.NotSent,
 	}
 	if len(s.Status) > 0 {
 		j.Status = make(map[string]int64, len(s.Status))
