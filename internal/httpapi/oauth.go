@@ -86,10 +86,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			s.authRedirect(w, req, "error", "login_required", "error_description", "the user must sign in")
 			return
 		}
-		// Back to this request after signing in; prompt=login is dropped so
-		// the fresh session satisfies it.
+		// Back to this request after signing in; prompt=login and max_age
+		// are dropped, so the sign-in made for this request satisfies them
+		// (max_age=0 would otherwise send the user round forever).
 		q := r.URL.Query()
 		q.Del("prompt")
+		q.Del("max_age")
 		back := "/api/auth/oauth2/authorize?" + q.Encode()
 		target := "/sign-in?return=" + url.QueryEscape(back)
 		if req.LoginHint != "" {
@@ -110,6 +112,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		q := r.URL.Query()
 		q.Del("prompt")
+		q.Del("max_age") // the session was already checked against it
 		s.consentPage(w, req, c, q.Encode())
 		return
 	}
@@ -303,8 +306,15 @@ func bearer(r *http.Request) string {
 }
 
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
-	claims, err := s.oidc.Userinfo(r.Context(), bearer(r))
+	tok := bearer(r)
+	claims, err := s.oidc.Userinfo(r.Context(), tok)
 	if err != nil {
+		if tok == "" {
+			// RFC 6750 §3.1: no error code when no credentials were sent.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="auther"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "an access token is required"})
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "the access token is not valid"})
 		return

@@ -149,10 +149,11 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (req *AuthR
 		}
 	}
 	if ma := q.Get("max_age"); ma != "" {
-		n, err := strconv.Atoi(ma)
-		if err != nil || n < 0 {
-			return bad("invalid_request", "max_age must be a non-negative integer")
+		n, err := strconv.ParseUint(ma, 10, 64)
+		if err != nil {
+			return bad("invalid_request", "max_age must be a non-negative integer of seconds")
 		}
+		n = min(n, 1<<33) // ~272 years: no session is older, and the Duration cannot overflow
 		d := time.Duration(n) * time.Second
 		req.MaxAge = &d
 	}
@@ -285,11 +286,12 @@ func (p *Provider) ExchangeCode(ctx context.Context, c *store.Client, code, redi
 	}
 	now := p.now()
 	switch {
-	case g.ClientID != c.ID:
-		return nil, p.fail("token", oerr("invalid_grant", "the code was issued to another client"))
 	case g.CodeUsedAt != nil:
+		// A used code presented again, by anyone, means it leaked.
 		_ = p.Store.RevokeGrant(ctx, g.ID, now)
 		return nil, p.fail("token", oerr("invalid_grant", "the code was already used; its tokens are revoked"))
+	case g.ClientID != c.ID:
+		return nil, p.fail("token", oerr("invalid_grant", "the code was issued to another client"))
 	case g.RevokedAt != nil:
 		return nil, p.fail("token", oerr("invalid_grant", "the authorization was revoked"))
 	case !g.CodeExpiresAt.After(now):
