@@ -363,7 +363,14 @@ func (s *Service) setPassword(ctx context.Context, userID, hash string) error {
 	now := s.now()
 	a := &store.Account{ID: id.New(), AccountID: userID, ProviderID: store.ProviderCredential, UserID: userID,
 		Password: &hash, CreatedAt: now, UpdatedAt: now}
-	return s.Store.SetPassword(ctx, a, s.Email.RevokeSessionsOnReset, nil)
+	if err := s.Store.SetPassword(ctx, a, s.Email.RevokeSessionsOnReset, nil); err != nil {
+		return err
+	}
+	if s.Email.RevokeSessionsOnReset {
+		_, err := s.Store.RevokeUserGrants(ctx, userID, "", now)
+		return err
+	}
+	return nil
 }
 
 type magicClaim struct {

@@ -410,13 +410,19 @@ func isHexHash(s string) bool {
 
 // RevokeSessions deletes all the user's sessions, the current one included.
 func (s *Service) RevokeSessions(ctx context.Context, c *Current) error {
-	_, err := s.Store.DeleteUserSessions(ctx, c.User.ID, "")
+	if _, err := s.Store.DeleteUserSessions(ctx, c.User.ID, ""); err != nil {
+		return err
+	}
+	_, err := s.Store.RevokeUserGrants(ctx, c.User.ID, "", s.now())
 	return err
 }
 
 // RevokeOtherSessions deletes all but the current session.
 func (s *Service) RevokeOtherSessions(ctx context.Context, c *Current) error {
-	_, err := s.Store.DeleteUserSessions(ctx, c.User.ID, c.Session.ID)
+	if _, err := s.Store.DeleteUserSessions(ctx, c.User.ID, c.Session.ID); err != nil {
+		return err
+	}
+	_, err := s.Store.RevokeUserGrants(ctx, c.User.ID, c.Session.ID, s.now())
 	return err
 }
 
@@ -474,7 +480,15 @@ func (s *Service) ChangePassword(ctx context.Context, c *Current, current, next 
 	if iss != nil {
 		replace = &iss.Session
 	}
-	return iss, s.Store.SetPassword(ctx, a, revokeOthers, replace)
+	if err := s.Store.SetPassword(ctx, a, revokeOthers, replace); err != nil {
+		return nil, err
+	}
+	if revokeOthers {
+		if _, err := s.Store.RevokeUserGrants(ctx, c.User.ID, "", s.now()); err != nil {
+			return nil, err
+		}
+	}
+	return iss, nil
 }
 
 func (s *Service) verifyUserPassword(ctx context.Context, u store.User, pw string) error {

@@ -345,9 +345,12 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, s.oidc.Introspect(r.Context(), c, r.PostForm.Get("token")))
 }
 
-// endSession is RP-initiated logout: it ends the Auther session, revokes
-// the client's tokens from that session, and returns to an exactly
-// registered post-logout URI, or shows a signed-out page.
+// endSession is RP-initiated logout. With a valid id_token_hint for the
+// current session it ends the Auther session, revokes that client's tokens
+// from it, and returns to an exactly registered post-logout URI. Without a
+// hint (or for another session) it asks the user first, with a form bound to
+// the session, so that no other site can sign a user out by embedding the
+// URL.
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if r.Method == http.MethodPost {
@@ -379,19 +382,53 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 			target = withQuery(pl, "state", st)
 		}
 	}
-	if c, err := s.current(w, r, false); err == nil {
-		if sid == "" || sid == c.Session.ID {
-			s.oidc.Store.RevokeSessionGrants(r.Context(), c.Session.ID, clientID, time.Now().UTC())
-			s.auth.SignOut(r.Context(), c)
-			s.cookies.clear(w)
-			s.log.Info("signed out by relying party", "client_id", clientID, "user_id", c.User.ID)
+	done := func() {
+		if target != "" {
+			redirect(w, target)
+			return
 		}
+		s.messagePage(w, http.StatusOK, "You are signed out", "You can close this window.")
 	}
-	if target != "" {
-		redirect(w, target)
+	c, err := s.current(w, r, false)
+	if err != nil {
+		done() // no Auther session: nothing to end
 		return
 	}
-	s.messagePage(w, http.StatusOK, "You are signed out", "You can close this window.")
+	confirmed := r.Method == http.MethodPost && q.Get("confirm") != "" &&
+		hmac.Equal([]byte(q.Get("csrf")), []byte(s.consentToken(c.Session.ID, "logout")))
+	matched := hinted && (sid == "" || sid == c.Session.ID)
+	if !matched && !confirmed {
+		s.logoutConfirmPage(w, q, s.consentToken(c.Session.ID, "logout"))
+		return
+	}
+	if matched {
+		s.oidc.Store.RevokeSessionGrants(r.Context(), c.Session.ID, clientID, time.Now().UTC())
+	}
+	s.auth.SignOut(r.Context(), c)
+	s.cookies.clear(w)
+	s.log.Info("signed out by relying party", "client_id", clientID, "user_id", c.User.ID, "confirmed", confirmed)
+	done()
+}
+
+var logoutTmpl = template.Must(template.New("logout").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign out?</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}button{font-size:1rem;padding:.6rem 1.2rem}
+@media (prefers-color-scheme:dark){body{background:#111;color:#eee}}</style></head>
+<body><main><h1>Sign out?</h1><form method="post" action="/api/auth/oauth2/end-session">
+{{range $k, $v := .Fields}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
+<button type="submit" name="confirm" value="1">Sign out</button></form></main></body></html>`))
+
+func (s *Server) logoutConfirmPage(w http.ResponseWriter, q url.Values, csrf string) {
+	fields := map[string]string{"csrf": csrf}
+	for _, k := range []string{"post_logout_redirect_uri", "state", "client_id"} {
+		if v := q.Get(k); v != "" {
+			fields[k] = v
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Cache-Control", "no-store")
+	logoutTmpl.Execute(w, map[string]any{"Fields": fields})
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>

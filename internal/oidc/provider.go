@@ -390,7 +390,11 @@ func (p *Provider) issue(ctx context.Context, c *store.Client, g *store.Grant, u
 	}
 	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(accessTTL / time.Second), Scope: strings.Join(g.Scopes, " ")}
 	if slices.Contains(g.Scopes, "openid") {
-		if resp.IDToken, err = p.Keys.Sign(p.IDClaims(c, g, u, now), "JWT"); err != nil {
+		idc := p.IDClaims(c, g, u, now)
+		if refresh != nil {
+			delete(idc, "nonce") // OIDC Core §12.2: no nonce in a refreshed ID token
+		}
+		if resp.IDToken, err = p.Keys.Sign(idc, "JWT"); err != nil {
 			return nil, oerr("server_error", "signing failed")
 		}
 	}
@@ -498,12 +502,24 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, tok string) (*AccessTo
 	if time.Unix(int64(exp), 0).Add(p.Leeway).Before(p.now()) {
 		return nil, errors.New("token expired")
 	}
+	// A disabled or deleted client's tokens stop working at once.
+	cid, _ := cl["client_id"].(string)
+	client, err := p.Store.GetClient(ctx, cid)
+	if err != nil || client.Disabled {
+		return nil, errors.New("client disabled or deleted")
+	}
 	at := &AccessToken{Claims: cl}
 	scope, _ := cl["scope"].(string)
 	at.Scopes = strings.Fields(scope)
 	jti, _ := cl["jti"].(string)
 	gid, _, _ := strings.Cut(jti, ".")
 	if gid == "cc" {
+		// Machine tokens have no grant: any change to the client (secret
+		// rotated, disabled) invalidates those issued before it.
+		iat, _ := cl["iat"].(float64)
+		if int64(iat) < client.UpdatedAt.Unix() {
+			return nil, errors.New("client changed since the token was issued")
+		}
 		return at, nil
 	}
 	g, err := p.Store.GetGrant(ctx, gid)
@@ -564,8 +580,8 @@ func (p *Provider) Revoke(ctx context.Context, c *store.Client, tok string) {
 // IDTokenHint reads an ID token we issued (expired ones included, as
 // logout hints often are), returning its client, subject and session.
 func (p *Provider) IDTokenHint(tok string) (clientID, sub, sid string, ok bool) {
-	payload, _, err := p.Keys.Verify(tok)
-	if err != nil {
+	payload, typ, err := p.Keys.Verify(tok)
+	if err != nil || strings.EqualFold(typ, "at+jwt") {
 		return "", "", "", false
 	}
 	var cl struct {

@@ -324,6 +324,10 @@ type Store interface {
 	GetRefreshToken(ctx context.Context, tokenHash string) (*RefreshToken, *Grant, error)
 	// RevokeGrant revokes a grant and so every token issued from it.
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokeUserGrants revokes the user's grants except those made under
+	// the session exceptSessionID ("" revokes all): signing out everywhere
+	// must also end the apps' refresh tokens.
+	RevokeUserGrants(ctx context.Context, userID, exceptSessionID string, now time.Time) (int, error)
 	// RevokeSessionGrants revokes the grants made under an Auther session
 	// (for a client, or all when clientID is "").
 	RevokeSessionGrants(ctx context.Context, sessionID, clientID string, now time.Time) (int, error)

@@ -351,6 +351,17 @@ func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error
 	return s.mapErr(err)
 }
 
+// RevokeUserGrants implements store.Store.
+func (s *Store) RevokeUserGrants(ctx context.Context, userID, exceptSessionID string, now time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, s.d.q(`UPDATE oauth_grant SET revoked_at = ?, updated_at = ?
+		WHERE user_id = ? AND revoked_at IS NULL AND (session_id IS NULL OR session_id <> ?)`), s.d.t(now), s.d.t(now), userID, exceptSessionID)
+	if err != nil {
+		return 0, s.mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // RevokeSessionGrants implements store.Store.
 func (s *Store) RevokeSessionGrants(ctx context.Context, sessionID, clientID string, now time.Time) (int, error) {
 	q := `UPDATE oauth_grant SET revoked_at = ?, updated_at = ? WHERE session_id = ? AND revoked_at IS NULL`

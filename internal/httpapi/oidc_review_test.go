@@ -1,0 +1,100 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/auther/auther/internal/keys"
+	"github.com/auther/auther/internal/oidc"
+	"github.com/auther/auther/internal/store"
+	"github.com/auther/auther/internal/store/sqlstore"
+	"github.com/auther/auther/internal/testdb"
+)
+
+// signedInGrant runs a code flow with offline_access for a fresh user and
+// returns the token response.
+func signedInGrant(t *testing.T, o *oidcEnv, b *client, id, secret, cb string) map[string]any {
+	t.Helper()
+	back := o.browse(t, b, authorizeURL(o, id, cb, "openid email offline_access"), "", "")
+	return tokenPost(t, o, "/api/auth/oauth2/token", id, secret, url.Values{"grant_type": {"authorization_code"},
+		"code": {back.Get("code")}, "redirect_uri": {cb}}).json(t)
+}
+
+func TestEndSessionWithoutHintAsksFirst(t *testing.T) {
+	o := newOIDCEnv(t, testdb.SQLite(t), keys.EdDSA)
+	b := o.client()
+	b.signUp("logout@example.com", pw)
+	cb := "https://app.example.com/cb"
+	id, secret := o.registerClient(t, oidc.ClientSpec{Name: "App", RedirectURIs: []string{cb}, SkipConsent: true})
+	tok := signedInGrant(t, o, b, id, secret, cb)
+	// A bare GET, as an <img> on another site would send: nothing happens.
+	r := b.get("/api/auth/oauth2/end-session")
+	if r.Status != 200 || !strings.Contains(string(r.Body), "Sign out?") || b.session() == nil {
+		t.Fatalf("bare end-session: %d, signed out=%v", r.Status, b.session() == nil)
+	}
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(r.Body))[1]
+	if r := b.postForm("/api/auth/oauth2/end-session", url.Values{"confirm": {"1"}, "csrf": {"forged"}}); b.session() == nil {
+		t.Fatalf("forged confirmation signed out: %d", r.Status)
+	}
+	b.postForm("/api/auth/oauth2/end-session", url.Values{"confirm": {"1"}, "csrf": {htmlUnescape(csrf)}})
+	if b.session() != nil {
+		t.Fatal("confirmed sign-out did not end the session")
+	}
+	// Without the client's hint, the app's refresh token was left alone.
+	if introspect(t, o, id, secret, tok["refresh_token"].(string))["active"] != true {
+		t.Error("an unhinted sign-out revoked the app's tokens")
+	}
+}
+
+func TestSignOutEverywhereRevokesAppTokens(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, st *sqlstore.Store) {
+		o := newOIDCEnv(t, st, keys.EdDSA)
+		b := o.client()
+		b.signUp("everywhere@example.com", pw)
+		cb := "https://app.example.com/cb"
+		id, secret := o.registerClient(t, oidc.ClientSpec{Name: "App", RedirectURIs: []string{cb}, SkipConsent: true})
+		tok := signedInGrant(t, o, b, id, secret, cb)
+		if r := b.post("/api/auth/revoke-sessions", nil); r.Status != 200 {
+			t.Fatal(r.Status)
+		}
+		r := tokenPost(t, o, "/api/auth/oauth2/token", id, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}})
+		if r.Status != 400 || r.json(t)["error"] != "invalid_grant" {
+			t.Errorf("refresh after signing out everywhere: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+func TestDisabledClientTokensStopAtOnce(t *testing.T) {
+	o := newOIDCEnv(t, testdb.SQLite(t), keys.EdDSA)
+	b := o.client()
+	b.signUp("dis@example.com", pw)
+	cb := "https://app.example.com/cb"
+	id, secret := o.registerClient(t, oidc.ClientSpec{Name: "App", RedirectURIs: []string{cb}, SkipConsent: true})
+	tok := signedInGrant(t, o, b, id, secret, cb)
+	at := tok["access_token"].(string)
+	if r := o.client().get("/api/auth/oauth2/userinfo", "Authorization", "Bearer "+at); r.Status != 200 {
+		t.Fatalf("userinfo: %d", r.Status)
+	}
+	o.store.UpdateClient(context.Background(), id, func(c *store.Client) error { c.Disabled = true; return nil })
+	if r := o.client().get("/api/auth/oauth2/userinfo", "Authorization", "Bearer "+at); r.Status != 401 {
+		t.Errorf("a disabled client's token still reads userinfo: %d", r.Status)
+	}
+	// A refreshed ID token carries no nonce (OIDC Core §12.2).
+	o.store.UpdateClient(context.Background(), id, func(c *store.Client) error { c.Disabled = false; return nil })
+	first := decodeJWT(t, tok["id_token"].(string))
+	if first.claims["nonce"] != "n" {
+		t.Fatalf("first ID token nonce = %v", first.claims["nonce"])
+	}
+	ref := tokenPost(t, o, "/api/auth/oauth2/token", id, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}).json(t)
+	if _, has := decodeJWT(t, ref["id_token"].(string)).claims["nonce"]; has {
+		t.Error("refreshed ID token carries the nonce")
+	}
+	// An access token is not an ID token hint.
+	r := b.get("/api/auth/oauth2/end-session?" + url.Values{"id_token_hint": {at}}.Encode())
+	if r.Status != 400 {
+		t.Errorf("access token as id_token_hint: %d", r.Status)
+	}
+}
