@@ -210,24 +210,35 @@ func (s *Store) DeleteStaleOAuth(ctx context.Context, now time.Time, limit int) 
 const grantCols = `id, client_id, user_id, session_id, scopes, nonce, auth_time, redirect_uri, code_hash, code_challenge,
 	code_expires_at, code_used_at, revoked_at, created_at`
 
-func grantDest(g *store.Grant, scopes, sid, nonce, codeHash, challenge *sql.NullString, codeExp **time.Time) []any {
-	return []any{&g.ID, &g.ClientID, &g.UserID, sid, scopes, nonce, scanTime{&g.AuthTime}, &g.RedirectURI, codeHash, challenge,
-		scanNullTime{codeExp}, scanNullTime{&g.CodeUsedAt}, scanNullTime{&g.RevokedAt}, scanTime{&g.CreatedAt}}
+// grantScan collects a grant row's nullable columns and fills the grant.
+type grantScan struct {
+	g                                     *store.Grant
+	scopes, sid, nonce, codeHash, challng sql.NullString
+	codeExp                               *time.Time
+}
+
+func (gs *grantScan) dest() []any {
+	g := gs.g
+	return []any{&g.ID, &g.ClientID, &g.UserID, &gs.sid, &gs.scopes, &gs.nonce, scanTime{&g.AuthTime}, &g.RedirectURI, &gs.codeHash, &gs.challng,
+		scanNullTime{&gs.codeExp}, scanNullTime{&g.CodeUsedAt}, scanNullTime{&g.RevokedAt}, scanTime{&g.CreatedAt}}
+}
+
+func (gs *grantScan) finish() *store.Grant {
+	g := gs.g
+	g.Scopes = strings.Fields(gs.scopes.String)
+	g.SessionID, g.Nonce, g.CodeHash, g.CodeChallenge = gs.sid.String, gs.nonce.String, gs.codeHash.String, gs.challng.String
+	if gs.codeExp != nil {
+		g.CodeExpiresAt = *gs.codeExp
+	}
+	return g
 }
 
 func scanGrant(row interface{ Scan(...any) error }) (*store.Grant, error) {
-	var g store.Grant
-	var scopes, sid, nonce, codeHash, challenge sql.NullString
-	var codeExp *time.Time
-	if err := row.Scan(grantDest(&g, &scopes, &sid, &nonce, &codeHash, &challenge, &codeExp)...); err != nil {
+	gs := &grantScan{g: &store.Grant{}}
+	if err := row.Scan(gs.dest()...); err != nil {
 		return nil, err
 	}
-	g.Scopes = strings.Fields(scopes.String)
-	g.SessionID, g.Nonce, g.CodeHash, g.CodeChallenge = sid.String, nonce.String, codeHash.String, challenge.String
-	if codeExp != nil {
-		g.CodeExpiresAt = *codeExp
-	}
-	return &g, nil
+	return gs.finish(), nil
 }
 
 func nullString(s string) any {
@@ -296,17 +307,26 @@ func refreshDest(rt *store.RefreshToken) []any {
 	return []any{&rt.ID, &rt.GrantID, &rt.TokenHash, scanTime{&rt.ExpiresAt}, scanNullTime{&rt.UsedAt}, scanTime{&rt.CreatedAt}}
 }
 
-// GetRefreshToken implements store.Store.
+// GetRefreshToken implements store.Store: token and grant in one query.
 func (s *Store) GetRefreshToken(ctx context.Context, tokenHash string) (*store.RefreshToken, *store.Grant, error) {
 	var rt store.RefreshToken
-	if err := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+refreshCols+` FROM oauth_refresh_token r WHERE r.token_hash = ?`), tokenHash).Scan(refreshDest(&rt)...); err != nil {
+	gs := &grantScan{g: &store.Grant{}}
+	dest := append(refreshDest(&rt), gs.dest()...)
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+refreshCols+`, `+prefixed("g.", grantCols)+`
+		FROM oauth_refresh_token r JOIN oauth_grant g ON g.id = r.grant_id WHERE r.token_hash = ?`), tokenHash).Scan(dest...)
+	if err != nil {
 		return nil, nil, s.mapErr(err)
 	}
-	g, err := s.GetGrant(ctx, rt.GrantID)
-	if err != nil {
-		return nil, nil, err
+	return &rt, gs.finish(), nil
+}
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
 	}
-	return &rt, g, nil
+	return strings.Join(parts, ", ")
 }
 
 // RotateRefreshToken implements store.Store.
