@@ -124,13 +124,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 func (s *Server) apiGuards(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path, ok := strings.CutPrefix(r.URL.Path, "/api/auth")
-		if !ok {
-			rest, admin := strings.CutPrefix(r.URL.Path, "/api/admin")
-			if !admin {
-				next.ServeHTTP(w, r)
-				return
-			}
-			path = "/admin" + rest // the admin API gets the same guards
+		switch {
+		case ok:
+		case strings.HasPrefix(r.URL.Path, "/api/admin/"):
+			path = "/admin" + strings.TrimPrefix(r.URL.Path, "/api/admin") // the admin API gets the same guards
+		case r.URL.Path == "/sign-in":
+			path = "/sign-in/page" // the sign-in form is limited like /sign-in/email
+		default:
+			next.ServeHTTP(w, r)
+			return
 		}
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")

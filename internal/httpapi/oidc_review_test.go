@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auther/auther/internal/httpapi"
 	"github.com/auther/auther/internal/keys"
 	"github.com/auther/auther/internal/oidc"
 	"github.com/auther/auther/internal/store"
@@ -96,5 +97,22 @@ func TestDisabledClientTokensStopAtOnce(t *testing.T) {
 	r := b.get("/api/auth/oauth2/end-session?" + url.Values{"id_token_hint": {at}}.Encode())
 	if r.Status != 400 {
 		t.Errorf("access token as id_token_hint: %d", r.Status)
+	}
+}
+
+// The server-rendered sign-in form is rate limited like the JSON sign-in:
+// it must not be a way around the limit for guessing passwords.
+func TestSignInFormIsRateLimited(t *testing.T) {
+	o := newOIDCEnvWith(t, testdb.SQLite(t), func(opts *httpapi.Options) { opts.RateLimit = true })
+	c := o.client()
+	for i := range 4 {
+		r := c.postForm("/sign-in", url.Values{"email": {"x@example.com"}, "password": {"guess-guess"}})
+		want := 401 // the form's answer to a wrong password
+		if i == 3 {
+			want = 429
+		}
+		if r.Status != want {
+			t.Fatalf("sign-in form post %d: %d, want %d", i+1, r.Status, want)
+		}
 	}
 }
