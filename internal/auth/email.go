@@ -261,7 +261,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, m Meta) (*Verif
 func (s *Service) verified(ctx context.Context, u *store.User, m Meta) (*VerifyResult, error) {
 	res := &VerifyResult{User: u}
 	if s.Email.AutoSignInAfterVerify {
-		iss := s.newSession(u.ID, true, m)
+		iss := s.newSession(u.ID, true, m, store.AuthOTP)
 		if err := s.Store.CreateSession(ctx, &iss.Session); err != nil {
 			return nil, err
 		}
@@ -435,7 +435,7 @@ func (s *Service) signInVerified(ctx context.Context, email, name string, m Meta
 		}
 		now := s.now()
 		nu := &store.User{ID: id.New(), Name: name, Email: email, EmailVerified: true, CreatedAt: now, UpdatedAt: now}
-		iss := s.newSession(nu.ID, true, m)
+		iss := s.newSession(nu.ID, true, m, store.AuthOTP)
 		if err := s.Store.CreateUser(ctx, nu, nil, &iss.Session, nil); err != nil {
 			if errors.Is(err, store.ErrEmailTaken) {
 				return s.signInVerified(ctx, email, name, m) // created concurrently: sign in instead
@@ -454,7 +454,7 @@ func (s *Service) signInVerified(ctx context.Context, email, name string, m Meta
 			return nil, err
 		}
 	}
-	iss := s.newSession(u.ID, true, m)
+	iss := s.newSession(u.ID, true, m, store.AuthOTP)
 	if err := s.Store.CreateSession(ctx, &iss.Session); err != nil {
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func hashErr(err error) error {
 	return err
 }
 
-func (s *Service) newSession(userID string, remember bool, m Meta) Issued {
+func (s *Service) newSession(userID string, remember bool, m Meta, method string) Issued {
 	now := s.now()
 	life := s.Policy.ExpiresIn
 	if !remember {
@@ -126,7 +126,7 @@ func (s *Service) newSession(userID string, remember bool, m Meta) Issued {
 	return Issued{Token: tok, Session: store.Session{
 		ID: id.New(), TokenHash: session.Hash(tok), UserID: userID,
 		ExpiresAt: now.Add(life), CreatedAt: now, UpdatedAt: now,
-		IPAddress: m.IP, UserAgent: cleanText(truncate(m.UserAgent, 512)),
+		IPAddress: m.IP, UserAgent: cleanText(truncate(m.UserAgent, 512)), AuthMethod: method,
 	}}
 }
 
@@ -199,7 +199,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) (*store.Us
 	var iss *Issued
 	var sess *store.Session
 	if !requireVerify {
-		n := s.newSession(u.ID, in.RememberMe, m)
+		n := s.newSession(u.ID, in.RememberMe, m, store.AuthPassword)
 		iss, sess = &n, &n.Session
 	}
 	if err := s.Store.CreateUser(ctx, u, a, sess, follow); err != nil {
@@ -306,7 +306,7 @@ func (s *Service) SignIn(ctx context.Context, email, pw string, remember bool, m
 		}
 		return nil, nil, ErrEmailNotVerified
 	}
-	iss := s.newSession(u.ID, remember, m)
+	iss := s.newSession(u.ID, remember, m, store.AuthPassword)
 	if err := s.Store.CreateSession(ctx, &iss.Session); err != nil {
 		return nil, nil, err
 	}
@@ -473,7 +473,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *Current, current, next 
 		Password: &hash, CreatedAt: now, UpdatedAt: now}
 	var iss *Issued
 	if revokeOthers {
-		n := s.newSession(c.User.ID, true, m)
+		n := s.newSession(c.User.ID, true, m, store.AuthPassword)
 		iss = &n
 	}
 	var replace *store.Session

@@ -67,7 +67,7 @@ func TestRelyingPartyFullFlow(t *testing.T) {
 			AuthTime      int64    `json:"auth_time"`
 		}
 		idt.Claims(&claims)
-		if idt.Nonce != "nonce-456" || claims.Email != "rp@example.com" || claims.Sid == "" || claims.AuthTime == 0 || len(claims.AMR) == 0 {
+		if idt.Nonce != "nonce-456" || claims.Email != "rp@example.com" || claims.Sid == "" || claims.AuthTime == 0 || len(claims.AMR) != 1 || claims.AMR[0] != "pwd" {
 			t.Errorf("ID token claims: nonce=%q %+v", idt.Nonce, claims)
 		}
 		// The access token is an RFC 9068 JWT.

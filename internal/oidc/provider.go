@@ -214,7 +214,7 @@ func (p *Provider) IssueCode(ctx context.Context, req *AuthRequest, user *store.
 	now := p.now()
 	g := &store.Grant{ID: id.New(), ClientID: req.Client.ID, UserID: user.ID, SessionID: sess.ID, Scopes: req.Scopes,
 		Nonce: req.Nonce, AuthTime: sess.CreatedAt, RedirectURI: req.RedirectURI, CodeHash: HashSecret(code),
-		CodeChallenge: req.CodeChallenge, CodeExpiresAt: now.Add(p.CodeTTL), CreatedAt: now}
+		CodeChallenge: req.CodeChallenge, CodeExpiresAt: now.Add(p.CodeTTL), CreatedAt: now, AMR: sess.AuthMethod}
 	return code, p.Store.CreateGrant(ctx, g)
 }
 
@@ -450,7 +450,10 @@ func (p *Provider) IDClaims(c *store.Client, g *store.Grant, u *store.User, now 
 	cl := map[string]any{
 		"iss": p.Issuer, "sub": u.ID, "aud": c.ID, "azp": c.ID,
 		"iat": now.Unix(), "exp": now.Add(ttl(c.IDTokenTTL, p.IDTTL)).Unix(),
-		"auth_time": g.AuthTime.Unix(), "amr": []string{"pwd"},
+		"auth_time": g.AuthTime.Unix(),
+	}
+	if g.AMR != "" {
+		cl["amr"] = []string{g.AMR}
 	}
 	if g.SessionID != "" {
 		cl["sid"] = g.SessionID

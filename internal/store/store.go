@@ -52,7 +52,16 @@ type Session struct {
 	UpdatedAt time.Time
 	IPAddress string
 	UserAgent string
+	// AuthMethod is how the session was signed in: AuthPassword or AuthOTP
+	// ("" for sessions older than the column).
+	AuthMethod string
 }
+
+// Authentication methods (RFC 8176 amr values).
+const (
+	AuthPassword = "pwd"
+	AuthOTP      = "otp" // a one-time link or code sent by email
+)
 
 // Account is one way a user proves who they are: a password (ProviderID
 // "credential", AccountID = user id) or an external provider.
@@ -157,6 +166,7 @@ type Grant struct {
 	CodeUsedAt    *time.Time
 	RevokedAt     *time.Time
 	CreatedAt     time.Time
+	AMR           string // the session's authentication method
 }
 
 // RefreshToken is one member of a grant's refresh-token family.

@@ -208,25 +208,25 @@ func (s *Store) DeleteStaleOAuth(ctx context.Context, now time.Time, limit int) 
 }
 
 const grantCols = `id, client_id, user_id, session_id, scopes, nonce, auth_time, redirect_uri, code_hash, code_challenge,
-	code_expires_at, code_used_at, revoked_at, created_at`
+	code_expires_at, code_used_at, revoked_at, created_at, amr`
 
 // grantScan collects a grant row's nullable columns and fills the grant.
 type grantScan struct {
 	g                                     *store.Grant
-	scopes, sid, nonce, codeHash, challng sql.NullString
+	scopes, sid, nonce, codeHash, challng, amr sql.NullString
 	codeExp                               *time.Time
 }
 
 func (gs *grantScan) dest() []any {
 	g := gs.g
 	return []any{&g.ID, &g.ClientID, &g.UserID, &gs.sid, &gs.scopes, &gs.nonce, scanTime{&g.AuthTime}, &g.RedirectURI, &gs.codeHash, &gs.challng,
-		scanNullTime{&gs.codeExp}, scanNullTime{&g.CodeUsedAt}, scanNullTime{&g.RevokedAt}, scanTime{&g.CreatedAt}}
+		scanNullTime{&gs.codeExp}, scanNullTime{&g.CodeUsedAt}, scanNullTime{&g.RevokedAt}, scanTime{&g.CreatedAt}, &gs.amr}
 }
 
 func (gs *grantScan) finish() *store.Grant {
 	g := gs.g
 	g.Scopes = strings.Fields(gs.scopes.String)
-	g.SessionID, g.Nonce, g.CodeHash, g.CodeChallenge = gs.sid.String, gs.nonce.String, gs.codeHash.String, gs.challng.String
+	g.SessionID, g.Nonce, g.CodeHash, g.CodeChallenge, g.AMR = gs.sid.String, gs.nonce.String, gs.codeHash.String, gs.challng.String, gs.amr.String
 	if gs.codeExp != nil {
 		g.CodeExpiresAt = *gs.codeExp
 	}
@@ -255,9 +255,9 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 		codeExp = s.d.t(g.CodeExpiresAt)
 	}
 	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO oauth_grant (id, client_id, user_id, session_id, scopes, nonce, auth_time, redirect_uri,
-		code_hash, code_challenge, code_expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		code_hash, code_challenge, code_expires_at, created_at, updated_at, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		g.ID, g.ClientID, g.UserID, nullString(g.SessionID), strings.Join(g.Scopes, " "), nullString(g.Nonce), s.d.t(g.AuthTime), g.RedirectURI,
-		nullString(g.CodeHash), nullString(g.CodeChallenge), codeExp, s.d.t(g.CreatedAt), s.d.t(g.CreatedAt))
+		nullString(g.CodeHash), nullString(g.CodeChallenge), codeExp, s.d.t(g.CreatedAt), s.d.t(g.CreatedAt), nullString(g.AMR))
 	return s.mapErr(err)
 }
 

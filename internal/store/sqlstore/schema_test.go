@@ -65,6 +65,7 @@ var wantColumns = map[string][]wantCol{
 		{"ip_address", kText, false},
 		{"user_agent", kText, false},
 		{"user_id", kText, true},
+		{"auth_method", kText, false},
 	},
 	"account": {
 		{"id", kText, true},

@@ -8,15 +8,15 @@ import (
 	"github.com/auther/auther/internal/store"
 )
 
-const sessionCols = `s.id, s.token, s.user_id, s.expires_at, s.created_at, s.updated_at, s.ip_address, s.user_agent`
+const sessionCols = `s.id, s.token, s.user_id, s.expires_at, s.created_at, s.updated_at, s.ip_address, s.user_agent, COALESCE(s.auth_method, '')`
 
 func sessionDest(se *store.Session, ip, ua *sql.NullString) []any {
-	return []any{&se.ID, &se.TokenHash, &se.UserID, scanTime{&se.ExpiresAt}, scanTime{&se.CreatedAt}, scanTime{&se.UpdatedAt}, ip, ua}
+	return []any{&se.ID, &se.TokenHash, &se.UserID, scanTime{&se.ExpiresAt}, scanTime{&se.CreatedAt}, scanTime{&se.UpdatedAt}, ip, ua, &se.AuthMethod}
 }
 
 func (s *Store) insertSession(ctx context.Context, e execer, se *store.Session) error {
-	_, err := e.ExecContext(ctx, s.d.q(`INSERT INTO session (id, token, user_id, expires_at, created_at, updated_at, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		se.ID, se.TokenHash, se.UserID, s.d.t(se.ExpiresAt), s.d.t(se.CreatedAt), s.d.t(se.UpdatedAt), se.IPAddress, se.UserAgent)
+	_, err := e.ExecContext(ctx, s.d.q(`INSERT INTO session (id, token, user_id, expires_at, created_at, updated_at, ip_address, user_agent, auth_method) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		se.ID, se.TokenHash, se.UserID, s.d.t(se.ExpiresAt), s.d.t(se.CreatedAt), s.d.t(se.UpdatedAt), se.IPAddress, se.UserAgent, nullString(se.AuthMethod))
 	return err
 }
 

@@ -63,7 +63,7 @@ func credential(u *store.User, hash string) *store.Account {
 func newSession(u *store.User, ttl time.Duration) *store.Session {
 	t := now()
 	return &store.Session{ID: id.New(), TokenHash: "hash-" + id.New(), UserID: u.ID, ExpiresAt: t.Add(ttl),
-		CreatedAt: t, UpdatedAt: t, IPAddress: "203.0.113.7", UserAgent: "test-agent/1.0"}
+		CreatedAt: t, UpdatedAt: t, IPAddress: "203.0.113.7", UserAgent: "test-agent/1.0", AuthMethod: store.AuthOTP}
 }
 
 func mustCreate(t *testing.T, s store.Store, email string) *store.User {
@@ -298,7 +298,7 @@ func testSessions(t *testing.T, s store.Store) {
 	}
 	gs, gu, err := s.GetSession(ctx, live.TokenHash)
 	if err != nil || gs.ID != live.ID || gu.ID != u.ID || gu.Email != u.Email ||
-		!gs.ExpiresAt.Equal(live.ExpiresAt) || gs.IPAddress != "203.0.113.7" || gs.UserAgent != "test-agent/1.0" {
+		!gs.ExpiresAt.Equal(live.ExpiresAt) || gs.IPAddress != "203.0.113.7" || gs.UserAgent != "test-agent/1.0" || gs.AuthMethod != store.AuthOTP {
 		t.Fatalf("GetSession = %+v, %+v, %v", gs, gu, err)
 	}
 	// Expired sessions are returned: the caller decides (and deletes).
