@@ -212,9 +212,9 @@ const grantCols = `id, client_id, user_id, session_id, scopes, nonce, auth_time,
 
 // grantScan collects a grant row's nullable columns and fills the grant.
 type grantScan struct {
-	g                                     *store.Grant
+	g                                          *store.Grant
 	scopes, sid, nonce, codeHash, challng, amr sql.NullString
-	codeExp                               *time.Time
+	codeExp                                    *time.Time
 }
 
 func (gs *grantScan) dest() []any {
