@@ -194,15 +194,17 @@ func (s *Service) SendVerificationEmail(ctx context.Context, email, callbackURL 
 }
 
 // resendOnRefusedSignIn sends a fresh verification link when an unverified
-// user signs in with the right password, at most once per wait period.
+// user signs in with the right password, at most once per wait period. The
+// gate is a row whose primary key names the user and the period, so of two
+// concurrent refused sign-ins only one inserts it and sends.
 func (s *Service) resendOnRefusedSignIn(ctx context.Context, u *store.User) error {
-	gate := purposeResendGate + ":" + u.ID
-	if g, err := s.Store.GetVerification(ctx, gate); err == nil && g.ExpiresAt.After(s.now()) {
-		return nil
-	}
 	now := s.now()
-	if err := s.Store.ReplaceVerification(ctx, &store.Verification{ID: id.New(), Identifier: gate, Value: "1",
-		ExpiresAt: now.Add(s.Email.ResendVerificationWait), CreatedAt: now, UpdatedAt: now}, nil); err != nil {
+	period := max(int64(s.Email.ResendVerificationWait/time.Second), 1)
+	gate := &store.Verification{ID: purposeResendGate + ":" + u.ID + ":" + strconv.FormatInt(now.Unix()/period, 10),
+		Identifier: purposeResendGate + ":" + u.ID, Value: "1", ExpiresAt: now.Add(s.Email.ResendVerificationWait), CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateVerification(ctx, gate, nil); errors.Is(err, store.ErrConflict) {
+		return nil // already sent in this period
+	} else if err != nil {
 		return err
 	}
 	v, m, err := s.verificationMail(u, "")

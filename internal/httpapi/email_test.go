@@ -383,3 +383,24 @@ func TestAutoSignInAfterVerification(t *testing.T) {
 		t.Fatalf("not signed in after verification: %v", s)
 	}
 }
+
+func TestConcurrentRefusedSignInsSendOneMail(t *testing.T) {
+	eachMailBackend(t, auth.VerifyRequired, func(t *testing.T, m *mailEnv) {
+		m.client().post("/api/auth/sign-up/email", map[string]any{"name": "C", "email": "conc@example.com", "password": pw})
+		m.mailTo(t, 1, "conc@example.com")
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.client().post("/api/auth/sign-in/email", map[string]any{"email": "conc@example.com", "password": pw})
+			}()
+		}
+		wg.Wait()
+		m.mailTo(t, 2, "conc@example.com")
+		time.Sleep(200 * time.Millisecond)
+		if n := len(m.smtp.Messages()); n != 2 {
+			t.Errorf("%d mails after 8 concurrent refused sign-ins, want 2 (sign-up + one resend)", n)
+		}
+	})
+}
