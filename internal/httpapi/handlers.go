@@ -80,18 +80,7 @@ func (s *Server) signUpEmail(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	switch {
-	case req.Name == nil:
-		writeError(w, required("name"))
-		return
-	case req.Email == nil:
-		writeError(w, required("email"))
-		return
-	case req.Password == nil:
-		writeError(w, required("password"))
-		return
-	case !s.safeCallback(req.CallbackURL):
-		writeError(w, errorf(http.StatusForbidden, "INVALID_CALLBACK_URL", "Invalid callbackURL"))
+	if missing(w, field{"name", req.Name}, field{"email", req.Email}, field{"password", req.Password}) || s.badCallback(w, req.CallbackURL) {
 		return
 	}
 	remember := boolOr(req.RememberMe, true)
@@ -126,15 +115,7 @@ func (s *Server) signInEmail(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	switch {
-	case req.Email == nil:
-		writeError(w, required("email"))
-		return
-	case req.Password == nil:
-		writeError(w, required("password"))
-		return
-	case !s.safeCallback(req.CallbackURL):
-		writeError(w, errorf(http.StatusForbidden, "INVALID_CALLBACK_URL", "Invalid callbackURL"))
+	if missing(w, field{"email", req.Email}, field{"password", req.Password}) || s.badCallback(w, req.CallbackURL) {
 		return
 	}
 	remember := boolOr(req.RememberMe, true)
@@ -359,12 +340,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *auth.
 		writeError(w, e)
 		return
 	}
-	switch {
-	case req.NewPassword == nil:
-		writeError(w, required("newPassword"))
-		return
-	case req.CurrentPassword == nil:
-		writeError(w, required("currentPassword"))
+	if missing(w, field{"newPassword", req.NewPassword}, field{"currentPassword", req.CurrentPassword}) {
 		return
 	}
 	iss, err := s.auth.ChangePassword(r.Context(), c, *req.CurrentPassword, *req.NewPassword, req.RevokeOtherSessions, meta(r))
@@ -390,8 +366,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *auth.Curr
 		writeError(w, e)
 		return
 	}
-	if !s.safeCallback(req.CallbackURL) {
-		writeError(w, errorf(http.StatusForbidden, "INVALID_CALLBACK_URL", "Invalid callbackURL"))
+	if s.badCallback(w, req.CallbackURL) {
 		return
 	}
 	if err := s.auth.DeleteUser(r.Context(), c, req.Password); err != nil {

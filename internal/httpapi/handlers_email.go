@@ -92,8 +92,7 @@ func (s *Server) sendVerificationEmail(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if req.Email == nil {
-		writeError(w, required("email"))
+	if missing(w, field{"email", req.Email}) {
 		return
 	}
 	if s.badCallback(w, req.CallbackURL) {
@@ -156,8 +155,7 @@ func (s *Server) requestPasswordReset(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if req.Email == nil {
-		writeError(w, required("email"))
+	if missing(w, field{"email", req.Email}) {
 		return
 	}
 	if s.badCallback(w, req.RedirectTo) {
@@ -204,8 +202,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if req.Token == "" {
 		req.Token = r.URL.Query().Get("token")
 	}
-	if req.NewPassword == nil {
-		writeError(w, required("newPassword"))
+	if missing(w, field{"newPassword", req.NewPassword}) {
 		return
 	}
 	if err := s.auth.ResetPassword(r.Context(), req.Token, *req.NewPassword); err != nil {
@@ -228,8 +225,7 @@ func (s *Server) signInMagicLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if req.Email == nil {
-		writeError(w, required("email"))
+	if missing(w, field{"email", req.Email}) {
 		return
 	}
 	if s.badCallback(w, req.CallbackURL, req.NewUserCallbackURL, req.ErrorCallbackURL) {
@@ -303,12 +299,7 @@ func (s *Server) decodeOTP(w http.ResponseWriter, r *http.Request, needOTP bool)
 		writeError(w, e)
 		return nil, false
 	}
-	if req.Email == nil {
-		writeError(w, required("email"))
-		return nil, false
-	}
-	if needOTP && req.OTP == nil {
-		writeError(w, required("otp"))
+	if missing(w, field{"email", req.Email}) || needOTP && missing(w, field{"otp", req.OTP}) {
 		return nil, false
 	}
 	return &req, true
@@ -383,8 +374,7 @@ func (s *Server) resetPasswordOTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if req.Password == nil {
-		writeError(w, required("password"))
+	if missing(w, field{"password", req.Password}) {
 		return
 	}
 	if err := s.auth.ResetPasswordOTP(r.Context(), *req.Email, *req.OTP, *req.Password); err != nil {
@@ -403,8 +393,7 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, c *auth.Cur
 		writeError(w, e)
 		return
 	}
-	if req.NewEmail == nil {
-		writeError(w, required("newEmail"))
+	if missing(w, field{"newEmail", req.NewEmail}) {
 		return
 	}
 	if s.badCallback(w, req.CallbackURL) {

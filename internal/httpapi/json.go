@@ -121,6 +121,24 @@ func jsonKind(raw json.RawMessage) string {
 	return "number"
 }
 
+// field names a required string field of a request.
+type field struct {
+	name  string
+	value *string
+}
+
+// missing answers 400 for the first absent field, in order, and reports
+// whether it did.
+func missing(w http.ResponseWriter, fields ...field) bool {
+	for _, f := range fields {
+		if f.value == nil {
+			writeError(w, required(f.name))
+			return true
+		}
+	}
+	return false
+}
+
 // required reports a missing field the way Better Auth's validator does.
 func required(field string) *apiError {
 	return errorf(http.StatusBadRequest, "VALIDATION_ERROR", "[body."+field+"] Invalid input: expected string, received undefined")
