@@ -78,17 +78,16 @@ func humanDuration(d time.Duration) string {
 		if d == time.Hour {
 			return "1 hour"
 		}
-		return itoa(int(d/time.Hour)) + " hours"
+		return strconv.Itoa(int(d/time.Hour)) + " hours"
 	case d%time.Minute == 0:
 		if d == time.Minute {
 			return "1 minute"
 		}
-		return itoa(int(d/time.Minute)) + " minutes"
+		return strconv.Itoa(int(d/time.Minute)) + " minutes"
 	}
 	return d.String()
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // link builds an absolute URL to an API path with query parameters.
 func (s *Service) link(path string, q url.Values) string {
