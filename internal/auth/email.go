@@ -88,7 +88,6 @@ func humanDuration(d time.Duration) string {
 	return d.String()
 }
 
-
 // link builds an absolute URL to an API path with query parameters.
 func (s *Service) link(path string, q url.Values) string {
 	u := s.Email.BaseURL + "/api/auth" + path
