@@ -190,6 +190,9 @@ var (
 type Followup struct {
 	Verification *Verification
 	Mail         *Mail
+	// Events the caller adds to those the store records for the change
+	// itself (verification.sent, verification.completed).
+	Events []Event
 }
 
 // Mail statuses.
@@ -208,7 +211,13 @@ type ListUsersOptions struct {
 // Store is everything Auther persists. It grows by methods as features land.
 // Writes that must be atomic together are single methods, run by the backend
 // inside one transaction, so callers never manage transactions.
+//
+// Every write that changes a user, session, account or client records its
+// lifecycle events (package event) in the same transaction, into the outbox
+// that webhooks deliver from; methods that take evs record those too.
 type Store interface {
+	WebhookStore
+
 	// CreateUser inserts u and, when not nil, its first account, its first
 	// session and the follow-up (a verification and its mail), all or
 	// nothing. ErrEmailTaken if the email exists.
@@ -220,7 +229,7 @@ type Store interface {
 	GetUserWithCredential(ctx context.Context, email string) (*User, *Account, error)
 	// UpdateUser loads the user, applies fn and saves the result in one
 	// transaction; UpdatedAt is set by the caller inside fn.
-	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
+	UpdateUser(ctx context.Context, id string, fn func(*User) error, evs ...Event) (*User, error)
 	// ClaimUser marks the user's address verified for someone who just
 	// proved control of it without the password (magic link, sign-in code).
 	// If the address was not verified before, whoever created the account
@@ -237,9 +246,9 @@ type Store interface {
 	// credential account (a) if the user has none. With revoke every session
 	// of the user is deleted; replace, when not nil, is then inserted; all in
 	// one transaction.
-	SetPassword(ctx context.Context, a *Account, revoke bool, replace *Session) error
+	SetPassword(ctx context.Context, a *Account, revoke bool, replace *Session, evs ...Event) error
 
-	CreateSession(ctx context.Context, s *Session) error
+	CreateSession(ctx context.Context, s *Session, evs ...Event) error
 	// GetSession returns the session with that token hash and its user in
 	// one query. Expired sessions are returned too; the caller decides.
 	GetSession(ctx context.Context, tokenHash string) (*Session, *User, error)
@@ -256,10 +265,10 @@ type Store interface {
 
 	// CreateVerification inserts v and, when m is not nil, queues m in the
 	// same transaction.
-	CreateVerification(ctx context.Context, v *Verification, m *Mail) error
+	CreateVerification(ctx context.Context, v *Verification, m *Mail, evs ...Event) error
 	// ReplaceVerification deletes every verification with v's identifier,
 	// inserts v and queues m (if not nil), in one transaction.
-	ReplaceVerification(ctx context.Context, v *Verification, m *Mail) error
+	ReplaceVerification(ctx context.Context, v *Verification, m *Mail, evs ...Event) error
 	// GetVerification returns the newest verification with identifier.
 	GetVerification(ctx context.Context, identifier string) (*Verification, error)
 	// TakeVerification deletes and returns the verification with that

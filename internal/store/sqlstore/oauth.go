@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auther/auther/internal/event"
 	"github.com/auther/auther/internal/store"
 )
 
@@ -76,10 +77,12 @@ func (s *Store) clientArgs(c *store.Client) []any {
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 	args := append([]any{c.ID}, s.clientArgs(c)...)
 	args = append(args, s.d.t(c.CreatedAt))
-	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO oauth_client (id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
-		grant_types, scopes, skip_consent, disabled, access_token_ttl, id_token_ttl, refresh_token_ttl, updated_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
-	return s.mapErr(err)
+	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
+		_, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO oauth_client (id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
+			grant_types, scopes, skip_consent, disabled, access_token_ttl, id_token_ttl, refresh_token_ttl, updated_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+		return []store.Event{event.OfClient(event.ClientCreated, c, c.CreatedAt)}, err
+	})
 }
 
 // GetClient implements store.Store.
@@ -112,18 +115,18 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 // UpdateClient implements store.Store.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Client) error) (*store.Client, error) {
 	var c store.Client
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
 		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT `+clientCols+` FROM oauth_client WHERE id = ?`+s.forUpdate()), id).Scan(clientDest(&c)...); err != nil {
-			return err
+			return nil, err
 		}
 		if err := fn(&c); err != nil {
-			return err
+			return nil, err
 		}
 		args := append(s.clientArgs(&c), id)
 		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE oauth_client SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 			grant_types = ?, scopes = ?, skip_consent = ?, disabled = ?, access_token_ttl = ?, id_token_ttl = ?, refresh_token_ttl = ?, updated_at = ?
 			WHERE id = ?`), args...)
-		return err
+		return []store.Event{event.OfClient(event.ClientUpdated, &c, c.UpdatedAt)}, err
 	})
 	if err != nil {
 		return nil, err
@@ -133,11 +136,13 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 
 // DeleteClient implements store.Store.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM oauth_client WHERE id = ?`), id)
-	if err != nil {
-		return s.mapErr(err)
-	}
-	return mustAffect(res)
+	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
+		c := store.Client{ID: id}
+		if err := tx.QueryRowContext(ctx, s.d.q(`DELETE FROM oauth_client WHERE id = ? RETURNING name`), id).Scan(&c.Name); err != nil {
+			return nil, err
+		}
+		return []store.Event{event.OfClient(event.ClientDeleted, &c, now())}, nil
+	})
 }
 
 // GetConsent implements store.Store.

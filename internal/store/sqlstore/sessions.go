@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/auther/auther/internal/event"
 	"github.com/auther/auther/internal/store"
 )
 
@@ -21,8 +22,10 @@ func (s *Store) insertSession(ctx context.Context, e execer, se *store.Session) 
 }
 
 // CreateSession implements store.Store.
-func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
-	return s.mapErr(s.insertSession(ctx, s.w, se))
+func (s *Store) CreateSession(ctx context.Context, se *store.Session, extra ...store.Event) error {
+	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
+		return append([]store.Event{event.OfSessionCreated(se)}, extra...), s.insertSession(ctx, tx, se)
+	})
 }
 
 // GetSession implements store.Store: one indexed query, session joined to user.
@@ -70,21 +73,36 @@ func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) 
 
 // DeleteSession implements store.Store.
 func (s *Store) DeleteSession(ctx context.Context, userID, tokenHash string) error {
-	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM session WHERE user_id = ? AND token = ?`), userID, tokenHash)
-	if err != nil {
-		return s.mapErr(err)
+	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
+		gone, err := s.deleteSessionsReturning(ctx, tx, `user_id = ? AND token = ?`, userID, tokenHash)
+		if err != nil {
+			return nil, err
+		}
+		if len(gone) == 0 {
+			return nil, store.ErrNotFound
+		}
+		return sessionsDeleted(gone), nil
+	})
+}
+
+func sessionsDeleted(gone [][2]string) []store.Event {
+	at := now()
+	evs := make([]store.Event, len(gone))
+	for i, g := range gone {
+		evs[i] = event.OfSessionDeleted(g[0], g[1], at)
 	}
-	return mustAffect(res)
+	return evs
 }
 
 // DeleteUserSessions implements store.Store.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID string) (int, error) {
-	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM session WHERE user_id = ? AND id <> ?`), userID, exceptID)
-	if err != nil {
-		return 0, s.mapErr(err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	var n int
+	err := s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
+		gone, err := s.deleteSessionsReturning(ctx, tx, `user_id = ? AND id <> ?`, userID, exceptID)
+		n = len(gone)
+		return sessionsDeleted(gone), err
+	})
+	return n, err
 }
 
 // DeleteExpired implements store.Store. Each table is swept in a bounded

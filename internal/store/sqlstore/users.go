@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auther/auther/internal/event"
 	"github.com/auther/auther/internal/store"
 )
 
@@ -69,29 +70,32 @@ func (s *Store) insertAccount(ctx context.Context, e execer, a *store.Account) e
 
 // CreateUser implements store.Store.
 func (s *Store) CreateUser(ctx context.Context, u *store.User, a *store.Account, sess *store.Session, f *store.Followup) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
 		if err := s.insertUser(ctx, tx, u); err != nil {
-			return err
+			return nil, err
 		}
+		evs := []store.Event{event.OfUserCreated(u)}
 		if a != nil {
 			if err := s.insertAccount(ctx, tx, a); err != nil {
-				return err
+				return nil, err
 			}
+			evs = append(evs, event.OfAccountLinked(a, u.CreatedAt))
 		}
 		if sess != nil {
 			if err := s.insertSession(ctx, tx, sess); err != nil {
-				return err
+				return nil, err
 			}
+			evs = append(evs, event.OfSessionCreated(sess))
 		}
 		if f == nil {
-			return nil
+			return evs, nil
 		}
 		if f.Verification != nil {
 			if err := s.insertVerification(ctx, tx, f.Verification); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return s.insertMail(ctx, tx, f.Mail)
+		return append(evs, f.Events...), s.insertMail(ctx, tx, f.Mail)
 	})
 }
 
@@ -136,24 +140,40 @@ func (s *Store) GetUserWithCredential(ctx context.Context, email string) (*store
 	return &u, a, nil
 }
 
-// UpdateUser implements store.Store.
-func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (*store.User, error) {
+// UpdateUser implements store.Store. It records user.updated when anything
+// changed, and user.verified when the address became verified.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error, extra ...store.Event) (*store.User, error) {
 	var u store.User
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
 		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT `+userCols+` FROM "user" u WHERE u.id = ?`+s.forUpdate()), id).Scan(userDest(&u)...); err != nil {
-			return err
+			return nil, err
 		}
+		before := u
 		if err := fn(&u); err != nil {
-			return err
+			return nil, err
 		}
 		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET name = ?, email = ?, email_verified = ?, image = ?, role = ?, updated_at = ? WHERE id = ?`),
 			u.Name, u.Email, u.EmailVerified, u.Image, u.Role, s.d.t(u.UpdatedAt), u.ID)
-		return err
+		var evs []store.Event
+		if userChanged(&before, &u) {
+			evs = append(evs, event.OfUserUpdated(&u))
+		}
+		if u.EmailVerified && !before.EmailVerified {
+			evs = append(evs, event.OfUserVerified(&u))
+		}
+		return append(evs, extra...), err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &u, nil
+}
+
+// userChanged reports whether a field receivers see changed.
+func userChanged(a, b *store.User) bool {
+	return a.Name != b.Name || a.Email != b.Email || a.EmailVerified != b.EmailVerified ||
+		(a.Image == nil) != (b.Image == nil) || (a.Image != nil && *a.Image != *b.Image) ||
+		(a.Role == nil) != (b.Role == nil) || (a.Role != nil && *a.Role != *b.Role)
 }
 
 // forUpdate locks the read row on PostgreSQL; SQLite's single writer with
@@ -168,24 +188,39 @@ func (s *Store) forUpdate() string {
 // ClaimUser implements store.Store.
 func (s *Store) ClaimUser(ctx context.Context, id string, now time.Time) (*store.User, error) {
 	var u store.User
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
 		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT `+userCols+` FROM "user" u WHERE u.id = ?`+s.forUpdate()), id).Scan(userDest(&u)...); err != nil {
-			return err
+			return nil, err
 		}
 		if u.EmailVerified {
-			return nil
+			return nil, nil
 		}
-		for _, q := range []string{
-			`DELETE FROM account WHERE user_id = ? AND provider_id = 'credential'`,
-			`DELETE FROM session WHERE user_id = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, s.d.q(q), id); err != nil {
-				return err
+		var evs []store.Event
+		rows, err := tx.QueryContext(ctx, s.d.q(`DELETE FROM account WHERE user_id = ? AND provider_id = 'credential' RETURNING id, account_id`), id)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			a := store.Account{UserID: id, ProviderID: store.ProviderCredential}
+			if err := rows.Scan(&a.ID, &a.AccountID); err != nil {
+				rows.Close()
+				return nil, err
 			}
+			evs = append(evs, event.OfAccountUnlinked(&a, now))
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
+		gone, err := s.deleteSessionsReturning(ctx, tx, `user_id = ?`, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range gone {
+			evs = append(evs, event.OfSessionDeleted(g[0], g[1], now))
 		}
 		u.EmailVerified, u.UpdatedAt = true, now
-		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET email_verified = ?, updated_at = ? WHERE id = ?`), true, s.d.t(now), id)
-		return err
+		_, err = tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET email_verified = ?, updated_at = ? WHERE id = ?`), true, s.d.t(now), id)
+		return append(evs, event.OfUserUpdated(&u), event.OfUserVerified(&u)), err
 	})
 	if err != nil {
 		return nil, err
@@ -195,11 +230,13 @@ func (s *Store) ClaimUser(ctx context.Context, id string, now time.Time) (*store
 
 // DeleteUser implements store.Store.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM "user" WHERE id = ?`), id)
-	if err != nil {
-		return s.mapErr(err)
-	}
-	return mustAffect(res)
+	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
+		u := store.User{ID: id}
+		if err := tx.QueryRowContext(ctx, s.d.q(`DELETE FROM "user" WHERE id = ? RETURNING email`), id).Scan(&u.Email); err != nil {
+			return nil, err
+		}
+		return []store.Event{event.OfUserDeleted(&u, now())}, nil
+	})
 }
 
 func mustAffect(res sql.Result) error {
@@ -259,23 +296,38 @@ func (s *Store) ListAccounts(ctx context.Context, userID string) ([]store.Accoun
 }
 
 // SetPassword implements store.Store.
-func (s *Store) SetPassword(ctx context.Context, a *store.Account, revoke bool, replace *store.Session) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Store) SetPassword(ctx context.Context, a *store.Account, revoke bool, replace *store.Session, extra ...store.Event) error {
+	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
+		var evs []store.Event
+		var existing string
+		err := tx.QueryRowContext(ctx, s.d.q(`SELECT id FROM account WHERE provider_id = 'credential' AND account_id = ?`), a.UserID).Scan(&existing)
+		if errors.Is(err, sql.ErrNoRows) {
+			evs = append(evs, event.OfAccountLinked(&store.Account{ID: a.ID, UserID: a.UserID, ProviderID: store.ProviderCredential, AccountID: a.UserID}, a.UpdatedAt))
+		} else if err != nil {
+			return nil, err
+		}
 		// An upsert, so two concurrent first passwords cannot both insert.
 		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO account (id, account_id, provider_id, user_id, password, created_at, updated_at)
 			VALUES (?, ?, 'credential', ?, ?, ?, ?)
 			ON CONFLICT (provider_id, account_id) DO UPDATE SET password = excluded.password, updated_at = excluded.updated_at`),
 			a.ID, a.UserID, a.UserID, a.Password, s.d.t(a.CreatedAt), s.d.t(a.UpdatedAt)); err != nil {
-			return err
+			return nil, err
 		}
 		if revoke {
-			if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM session WHERE user_id = ?`), a.UserID); err != nil {
-				return err
+			gone, err := s.deleteSessionsReturning(ctx, tx, `user_id = ?`, a.UserID)
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range gone {
+				evs = append(evs, event.OfSessionDeleted(g[0], g[1], a.UpdatedAt))
 			}
 		}
-		if replace == nil {
-			return nil
+		if replace != nil {
+			if err := s.insertSession(ctx, tx, replace); err != nil {
+				return nil, err
+			}
+			evs = append(evs, event.OfSessionCreated(replace))
 		}
-		return s.insertSession(ctx, tx, replace)
+		return append(evs, extra...), nil
 	})
 }

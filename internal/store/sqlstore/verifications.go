@@ -15,35 +15,35 @@ func (s *Store) insertVerification(ctx context.Context, e execer, v *store.Verif
 }
 
 // CreateVerification implements store.Store.
-func (s *Store) CreateVerification(ctx context.Context, v *store.Verification, m *store.Mail) error {
-	if m == nil {
+func (s *Store) CreateVerification(ctx context.Context, v *store.Verification, m *store.Mail, evs ...store.Event) error {
+	if m == nil && len(evs) == 0 {
 		return s.mapErr(s.insertVerification(ctx, s.w, v))
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
 		if err := s.insertVerification(ctx, tx, v); err != nil {
-			return err
+			return nil, err
 		}
-		return s.insertMail(ctx, tx, m)
+		return evs, s.insertMail(ctx, tx, m)
 	})
 }
 
 // ReplaceVerification implements store.Store.
-func (s *Store) ReplaceVerification(ctx context.Context, v *store.Verification, m *store.Mail) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Store) ReplaceVerification(ctx context.Context, v *store.Verification, m *store.Mail, evs ...store.Event) error {
+	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
 		if s.d == postgresDialect {
 			// Under READ COMMITTED two concurrent replaces would each delete
 			// nothing and insert their own row; serialise them per identifier.
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, v.Identifier); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM verification WHERE identifier = ?`), v.Identifier); err != nil {
-			return err
+			return nil, err
 		}
 		if err := s.insertVerification(ctx, tx, v); err != nil {
-			return err
+			return nil, err
 		}
-		return s.insertMail(ctx, tx, m)
+		return evs, s.insertMail(ctx, tx, m)
 	})
 }
 

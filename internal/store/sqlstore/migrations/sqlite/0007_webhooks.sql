@@ -1,0 +1,69 @@
+-- Lifecycle events and their webhook deliveries. An event is written in the
+-- same transaction as the change that causes it, together with one delivery
+-- row per subscribed, active endpoint; a worker sends deliveries and records
+-- every attempt, so a crash or a receiver outage delays events but never
+-- loses them.
+
+CREATE TABLE webhook_endpoint (
+    id                         text        NOT NULL PRIMARY KEY,
+    url                        text        NOT NULL,
+    description                text        NOT NULL DEFAULT '',
+    secret                     text        NOT NULL, -- sealed
+    previous_secret            text,                 -- sealed; signs too until it expires
+    previous_secret_expires_at text,
+    retry_policy               text        NOT NULL DEFAULT 'standard' CHECK (retry_policy IN ('none', 'standard')),
+    disabled                   integer     NOT NULL DEFAULT 0,
+    created_at                 text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at                 text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+CREATE TABLE webhook_subscription (
+    endpoint_id text NOT NULL REFERENCES webhook_endpoint (id) ON DELETE CASCADE,
+    event_type  text NOT NULL, -- '*' for every type
+    created_at  text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at  text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (endpoint_id, event_type)
+);
+CREATE INDEX webhook_subscription_type_idx ON webhook_subscription (event_type);
+
+CREATE TABLE webhook_event (
+    seq        integer     PRIMARY KEY AUTOINCREMENT,
+    id         text        NOT NULL UNIQUE,
+    type       text        NOT NULL,
+    subject    text        NOT NULL, -- events of one subject are delivered in order
+    payload    text        NOT NULL, -- the exact JSON body receivers get
+    created_at text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX webhook_event_created_idx ON webhook_event (created_at);
+
+CREATE TABLE webhook_delivery (
+    id               text        NOT NULL PRIMARY KEY,
+    event_seq        integer     NOT NULL REFERENCES webhook_event (seq) ON DELETE CASCADE,
+    endpoint_id      text        NOT NULL REFERENCES webhook_endpoint (id) ON DELETE CASCADE,
+    subject          text        NOT NULL,
+    status           text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+    attempts         integer     NOT NULL DEFAULT 0,
+    next_attempt_at  text        NOT NULL,
+    retry_from       text        NOT NULL,
+    last_status_code integer,
+    last_error       text,
+    delivered_at     text,
+    created_at       text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at       text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX webhook_delivery_due_idx ON webhook_delivery (status, next_attempt_at);
+CREATE INDEX webhook_delivery_order_idx ON webhook_delivery (endpoint_id, subject, event_seq);
+CREATE INDEX webhook_delivery_event_idx ON webhook_delivery (event_seq);
+
+CREATE TABLE webhook_attempt (
+    id            text        NOT NULL PRIMARY KEY,
+    delivery_id   text        NOT NULL REFERENCES webhook_delivery (id) ON DELETE CASCADE,
+    status_code   integer,
+    error         text,
+    duration_ms   integer     NOT NULL,
+    response_body text        NOT NULL DEFAULT '',
+    created_at    text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at    text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX webhook_attempt_delivery_idx ON webhook_attempt (delivery_id, created_at);
