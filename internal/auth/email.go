@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/auther/auther/internal/event"
 	"net/url"
 	"strconv"
 	"time"
@@ -188,7 +189,7 @@ func (s *Service) SendVerificationEmail(ctx context.Context, email, callbackURL 
 	if err != nil {
 		return err
 	}
-	return s.Store.CreateVerification(ctx, v, m)
+	return s.Store.CreateVerification(ctx, v, m, s.sent(u.ID, u.Email, event.PurposeEmailVerification))
 }
 
 // resendOnRefusedSignIn sends a fresh verification link when an unverified
@@ -209,7 +210,7 @@ func (s *Service) resendOnRefusedSignIn(ctx context.Context, u *store.User) erro
 	if err != nil {
 		return err
 	}
-	return s.Store.CreateVerification(ctx, v, m)
+	return s.Store.CreateVerification(ctx, v, m, s.sent(u.ID, u.Email, event.PurposeEmailVerification))
 }
 
 // VerifyResult is what a followed email link did.
@@ -246,7 +247,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, m Meta) (*Verif
 		u.EmailVerified = true
 		u.UpdatedAt = s.now()
 		return nil
-	})
+	}, s.completed(claim.UserID, claim.Email, event.PurposeEmailVerification))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInvalidToken
 	}
@@ -296,7 +297,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, redirectTo st
 	if err != nil {
 		return err
 	}
-	return s.Store.CreateVerification(ctx, v, m)
+	return s.Store.CreateVerification(ctx, v, m, s.sent(u.ID, u.Email, event.PurposePasswordReset))
 }
 
 // CheckResetToken tells whether a reset token is valid without using it.
@@ -354,7 +355,8 @@ func (s *Service) hashNew(ctx context.Context, pw string) (string, error) {
 
 // setPassword stores an already computed hash.
 func (s *Service) setPassword(ctx context.Context, userID, hash string) error {
-	if _, err := s.Store.GetUser(ctx, userID); err != nil {
+	u, err := s.Store.GetUser(ctx, userID)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrInvalidToken
 		}
@@ -363,7 +365,7 @@ func (s *Service) setPassword(ctx context.Context, userID, hash string) error {
 	now := s.now()
 	a := &store.Account{ID: id.New(), AccountID: userID, ProviderID: store.ProviderCredential, UserID: userID,
 		Password: &hash, CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.SetPassword(ctx, a, s.Email.RevokeSessionsOnReset, nil); err != nil {
+	if err := s.Store.SetPassword(ctx, a, s.Email.RevokeSessionsOnReset, nil, s.completed(userID, u.Email, event.PurposePasswordReset)); err != nil {
 		return err
 	}
 	if s.Email.RevokeSessionsOnReset {
@@ -406,7 +408,7 @@ func (s *Service) SendMagicLink(ctx context.Context, email, name string, urls Ma
 	if err != nil {
 		return err
 	}
-	return s.Store.CreateVerification(ctx, v, m)
+	return s.Store.CreateVerification(ctx, v, m, s.sent("", email, event.PurposeMagicLink))
 }
 
 // VerifyMagicLink signs in (or up) with a magic-link token and marks the
@@ -422,12 +424,12 @@ func (s *Service) VerifyMagicLink(ctx context.Context, token string, m Meta) (*V
 		}
 		return nil, err
 	}
-	return s.signInVerified(ctx, claim.Email, claim.Name, m)
+	return s.signInVerified(ctx, claim.Email, claim.Name, event.PurposeMagicLink, m)
 }
 
 // signInVerified opens a session for the owner of a just-proven address,
 // creating the user when sign-up is open.
-func (s *Service) signInVerified(ctx context.Context, email, name string, m Meta) (*VerifyResult, error) {
+func (s *Service) signInVerified(ctx context.Context, email, name, purpose string, m Meta) (*VerifyResult, error) {
 	u, err := s.Store.GetUserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		if s.Signup != SignupOpen {
@@ -436,9 +438,10 @@ func (s *Service) signInVerified(ctx context.Context, email, name string, m Meta
 		now := s.now()
 		nu := &store.User{ID: id.New(), Name: name, Email: email, EmailVerified: true, CreatedAt: now, UpdatedAt: now}
 		iss := s.newSession(nu.ID, true, m, store.AuthOTP)
-		if err := s.Store.CreateUser(ctx, nu, nil, &iss.Session, nil); err != nil {
+		f := &store.Followup{Events: []store.Event{s.completed(nu.ID, email, purpose)}}
+		if err := s.Store.CreateUser(ctx, nu, nil, &iss.Session, f); err != nil {
 			if errors.Is(err, store.ErrEmailTaken) {
-				return s.signInVerified(ctx, email, name, m) // created concurrently: sign in instead
+				return s.signInVerified(ctx, email, name, purpose, m) // created concurrently: sign in instead
 			}
 			return nil, err
 		}
@@ -455,7 +458,7 @@ func (s *Service) signInVerified(ctx context.Context, email, name string, m Meta
 		}
 	}
 	iss := s.newSession(u.ID, true, m, store.AuthOTP)
-	if err := s.Store.CreateSession(ctx, &iss.Session); err != nil {
+	if err := s.Store.CreateSession(ctx, &iss.Session, s.completed(u.ID, email, purpose)); err != nil {
 		return nil, err
 	}
 	return &VerifyResult{User: u, Issued: &iss}, nil
@@ -515,7 +518,7 @@ func (s *Service) sendChangeLink(ctx context.Context, claim changeClaim, name, t
 	if err != nil {
 		return err
 	}
-	return s.Store.CreateVerification(ctx, v, m)
+	return s.Store.CreateVerification(ctx, v, m, s.sent(claim.UserID, to, event.PurposeChangeEmail))
 }
 
 func (s *Service) confirmChangeEmail(ctx context.Context, token string, m Meta) (*VerifyResult, error) {
@@ -543,7 +546,7 @@ func (s *Service) confirmChangeEmail(ctx context.Context, token string, m Meta) 
 		}
 		u.Email, u.EmailVerified, u.UpdatedAt = claim.NewEmail, true, s.now()
 		return nil
-	})
+	}, s.completed(u.ID, claim.NewEmail, event.PurposeChangeEmail))
 	if errors.Is(err, store.ErrEmailTaken) {
 		return nil, ErrUserExists
 	}
@@ -551,4 +554,14 @@ func (s *Service) confirmChangeEmail(ctx context.Context, token string, m Meta) 
 		return nil, err
 	}
 	return &VerifyResult{User: u}, nil
+}
+
+// sent and completed build the verification.* events a flow records with
+// its change.
+func (s *Service) sent(userID, email, purpose string) store.Event {
+	return event.OfVerificationSent(userID, email, purpose, s.now())
+}
+
+func (s *Service) completed(userID, email, purpose string) store.Event {
+	return event.OfVerificationCompleted(userID, email, purpose, s.now())
 }

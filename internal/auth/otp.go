@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"github.com/auther/auther/internal/event"
 
 	"github.com/auther/auther/internal/id"
 	"github.com/auther/auther/internal/store"
@@ -60,7 +61,10 @@ func (s *Service) SendOTP(ctx context.Context, email, typ string) error {
 		}
 	}
 	// A new code replaces any earlier one of the same type.
-	return s.Store.ReplaceVerification(ctx, v, m)
+	if m == nil {
+		return s.Store.ReplaceVerification(ctx, v, nil)
+	}
+	return s.Store.ReplaceVerification(ctx, v, m, s.sent(userIDOf(u), email, otpPurpose[typ]))
 }
 
 // checkOTP compares a code with the stored one. A wrong code counts an
@@ -138,7 +142,7 @@ func (s *Service) SignInOTP(ctx context.Context, email, otp, name string, m Meta
 		return nil, err
 	}
 	email, _ = NormalizeEmail(email)
-	return s.signInVerified(ctx, email, name, m)
+	return s.signInVerified(ctx, email, name, event.PurposeSignInOTP, m)
 }
 
 // VerifyEmailOTP marks an address verified with an email-verification code.
@@ -157,7 +161,7 @@ func (s *Service) VerifyEmailOTP(ctx context.Context, email, otp string, m Meta)
 	u, err = s.Store.UpdateUser(ctx, u.ID, func(u *store.User) error {
 		u.EmailVerified, u.UpdatedAt = true, s.now()
 		return nil
-	})
+	}, s.completed(u.ID, email, event.PurposeEmailVerification))
 	if err != nil {
 		return nil, err
 	}
@@ -190,4 +194,18 @@ func (s *Service) ResetPasswordOTP(ctx context.Context, email, otp, newPassword 
 		return err
 	}
 	return s.setPassword(ctx, u.ID, hash)
+}
+
+// otpPurpose names each code type in verification.* events.
+var otpPurpose = map[string]string{
+	OTPSignIn:            event.PurposeSignInOTP,
+	OTPEmailVerification: event.PurposeEmailVerification,
+	OTPForgetPassword:    event.PurposePasswordReset,
+}
+
+func userIDOf(u *store.User) string {
+	if u == nil {
+		return ""
+	}
+	return u.ID
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"github.com/auther/auther/internal/event"
 	"net/mail"
 	"strings"
 	"time"
@@ -194,7 +195,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput, m Meta) (*store.Us
 		if err != nil {
 			return nil, nil, err
 		}
-		follow = &store.Followup{Verification: v, Mail: m}
+		follow = &store.Followup{Verification: v, Mail: m, Events: []store.Event{s.sent(u.ID, u.Email, event.PurposeEmailVerification)}}
 	}
 	var iss *Issued
 	var sess *store.Session

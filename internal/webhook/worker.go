@@ -1,0 +1,250 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/auther/auther/internal/clock"
+	"github.com/auther/auther/internal/event"
+	"github.com/auther/auther/internal/id"
+	"github.com/auther/auther/internal/store"
+)
+
+// Worker sends due deliveries. Several workers (in one process or in
+// several replicas) can run at once: claims are leased, so an attempt is
+// never made twice at the same time, and a worker that dies mid-send only
+// delays its deliveries until the lease ends.
+type Worker struct {
+	Store     store.Store
+	Endpoints *Manager
+	Clock     clock.Clock
+	Log       *slog.Logger
+	// Client sends the requests (default: 10 s timeout, redirects not
+	// followed — a redirect is a failed delivery, not a new destination).
+	Client *http.Client
+	// RetryFor is how long a failing delivery is retried, from its first
+	// attempt or last replay, before it is marked dead (default 24 h).
+	RetryFor time.Duration
+	// Batch is how many deliveries are claimed and sent concurrently
+	// (default 16). A claim never holds two events of one subject for one
+	// endpoint, so concurrency never reorders a user's events.
+	Batch int
+	// Poll is how often the queue is checked when idle (default 1 s).
+	Poll time.Duration
+	// Lease reserves a claimed delivery (default 1 min; it must outlast the
+	// request timeout).
+	Lease time.Duration
+	// OnResult, when set, observes each outcome: "delivered", "retry", "dead".
+	OnResult func(outcome string)
+
+	wake chan struct{}
+	once sync.Once
+}
+
+func (w *Worker) defaults() {
+	w.once.Do(func() {
+		if w.Clock == nil {
+			w.Clock = clock.Real{}
+		}
+		if w.Log == nil {
+			w.Log = slog.Default()
+		}
+		if w.Client == nil {
+			w.Client = &http.Client{Timeout: 10 * time.Second,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		}
+		if w.RetryFor == 0 {
+			w.RetryFor = 24 * time.Hour
+		}
+		if w.Batch == 0 {
+			w.Batch = 16
+		}
+		if w.Poll == 0 {
+			w.Poll = time.Second
+		}
+		if w.Lease == 0 {
+			w.Lease = time.Minute
+		}
+		w.wake = make(chan struct{}, 1)
+	})
+}
+
+// Wake makes a sleeping worker look at the queue now.
+func (w *Worker) Wake() {
+	w.defaults()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends. Deliveries left pending by a previous run
+// (a crash between commit and send) are picked up on the first pass.
+func (w *Worker) Run(ctx context.Context) {
+	w.defaults()
+	t := time.NewTicker(w.Poll)
+	defer t.Stop()
+	for {
+		for w.Once(ctx) > 0 && ctx.Err() == nil {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// Once claims one batch and sends it; it returns how many it handled.
+func (w *Worker) Once(ctx context.Context) int {
+	w.defaults()
+	batch, err := w.Store.ClaimDeliveries(ctx, w.Clock.Now().UTC(), w.Lease, w.Batch)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.Log.Warn("claiming webhook deliveries failed", "err", err)
+		}
+		return 0
+	}
+	var wg sync.WaitGroup
+	for _, d := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.deliver(ctx, d)
+		}()
+	}
+	wg.Wait()
+	return len(batch)
+}
+
+// backoff is the wait before attempt n+1: 10 s doubling to at most 1 h,
+// with ±20 % jitter so retries to one receiver spread out.
+func backoff(attempts int) time.Duration {
+	d := 10 * time.Second
+	for i := 1; i < attempts && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// Result is one attempt's outcome as the sender saw it.
+type Result struct {
+	StatusCode int
+	Err        string
+	Duration   time.Duration
+	Response   string
+}
+
+// OK reports a 2xx answer.
+func (r Result) OK() bool { return r.StatusCode >= 200 && r.StatusCode < 300 }
+
+// Send posts one signed body to an endpoint.
+func (w *Worker) Send(ctx context.Context, e *store.WebhookEndpoint, eventID string, payload []byte) Result {
+	w.defaults()
+	now := w.Clock.Now().UTC()
+	secrets, err := w.Endpoints.Secrets(e, now)
+	if err != nil {
+		return Result{Err: err.Error()}
+	}
+	ts := now.UnixMilli()
+	req, err := newRequest(ctx, e.URL, eventID, ts, Signatures(secrets, ts, payload), payload)
+	if err != nil {
+		return Result{Err: err.Error()}
+	}
+	start := time.Now()
+	resp, err := w.Client.Do(req)
+	res := Result{Duration: time.Since(start)}
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+	res.StatusCode, res.Response = resp.StatusCode, string(b)
+	if !res.OK() {
+		res.Err = "HTTP " + strconv.Itoa(resp.StatusCode)
+	}
+	return res
+}
+
+func newRequest(ctx context.Context, url, eventID string, ts int64, sig string, payload []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Auther-Webhooks/1")
+	req.Header.Set("x-webhook-id", eventID)
+	req.Header.Set("x-webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("x-webhook-signature", sig)
+	req.Header.Set("x-webhook-origin", event.Origin)
+	return req, nil
+}
+
+func (w *Worker) deliver(ctx context.Context, d store.Delivery) {
+	res := w.Send(ctx, d.Endpoint, d.EventID, d.Payload)
+	if ctx.Err() != nil && !res.OK() {
+		return // shutting down: the lease ends and the delivery is retried
+	}
+	now := w.Clock.Now().UTC()
+	out := store.DeliveryOutcome{Status: store.DeliveryDelivered}
+	outcome := "delivered"
+	switch {
+	case res.OK():
+	case d.Endpoint.RetryPolicy == store.RetryNone, now.Sub(d.RetryFrom) >= w.RetryFor:
+		out.Status, outcome = store.DeliveryDead, "dead"
+	default:
+		out.Status, out.NextAttemptAt, outcome = store.DeliveryPending, now.Add(backoff(d.Attempts)), "retry"
+	}
+	a := &store.DeliveryAttempt{ID: id.New(), DeliveryID: d.ID, StatusCode: res.StatusCode, Error: truncate(res.Err, 1000),
+		Duration: res.Duration, Response: res.Response, CreatedAt: now.Truncate(time.Millisecond)}
+	if err := w.Store.RecordAttempt(context.WithoutCancel(ctx), a, out); err != nil {
+		w.Log.Warn("recording a webhook attempt failed", "delivery_id", d.ID, "err", err)
+	}
+	level := slog.LevelInfo
+	if outcome != "delivered" {
+		level = slog.LevelWarn
+	}
+	w.Log.Log(ctx, level, "webhook "+outcome, "delivery_id", d.ID, "event_type", d.EventType, "endpoint_id", d.EndpointID,
+		"attempt", d.Attempts, "status", res.StatusCode, "duration_ms", res.Duration.Milliseconds(), "err", res.Err)
+	if w.OnResult != nil {
+		w.OnResult(outcome)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// String helps logs and the CLI describe an attempt.
+func (r Result) String() string {
+	if r.Err != "" && r.StatusCode == 0 {
+		return fmt.Sprintf("failed after %s: %s", r.Duration.Round(time.Millisecond), r.Err)
+	}
+	return fmt.Sprintf("HTTP %d in %s", r.StatusCode, r.Duration.Round(time.Millisecond))
+}
+
+// SendTest sends a webhook.test event to one endpoint right away, outside
+// the queue, and reports what the receiver answered.
+func (w *Worker) SendTest(ctx context.Context, endpointID string) (Result, error) {
+	e, err := w.Store.GetWebhookEndpoint(ctx, endpointID)
+	if err != nil {
+		return Result{}, err
+	}
+	ev := event.OfTest(w.Clock.Now())
+	return w.Send(ctx, e, ev.ID, ev.Payload), nil
+}
