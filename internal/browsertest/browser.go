@@ -88,9 +88,16 @@ func (b *Browser) Do(actions ...chromedp.Action[chromedp.Void]) error {
 	return chromedp.Do(ctx, actions...)
 }
 
-// Open loads u and waits for the page.
-func (b *Browser) Open(u string) error {
-	return b.Do(chromedp.Navigate(u))
+// Open loads u, waits for the page and returns its HTTP status (after
+// redirects).
+func (b *Browser) Open(u string) (int64, error) {
+	ctx, cancel := b.Step()
+	defer cancel()
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(u))
+	if err != nil {
+		return 0, err
+	}
+	return resp.Status, nil
 }
 
 // Fill replaces the value of the input sel by typing v into it.

@@ -187,7 +187,7 @@ func (h *harness) open(u string) {
 	if strings.HasPrefix(u, "/") {
 		u = h.auther.URL + u
 	}
-	if err := h.browser.Open(u); err != nil {
+	if _, err := h.browser.Open(u); err != nil {
 		h.t.Fatalf("open %s: %v", u, err)
 	}
 }
