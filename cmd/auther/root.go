@@ -45,7 +45,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			return app.Serve(ctx, c, stdout, app.NewLogger(c, stderr))
 		},
 	})
-	root.AddCommand(migrateCmd(load, stdout), userCmd(load, stdout, stderr), mailCmd(load, stdout, stderr), keysCmd(load, stdout, stderr), clientCmd(load, stdout, stderr))
+	root.AddCommand(migrateCmd(load, stdout), userCmd(load, stdout, stderr), mailCmd(load, stdout, stderr), keysCmd(load, stdout, stderr), clientCmd(load, stdout, stderr), webhookCmd(load, stdout, stderr))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",

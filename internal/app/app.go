@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/auther/auther/internal/webhook"
 	"io"
 	"log/slog"
 	"net/url"
@@ -178,4 +179,14 @@ func Keys(c *config.Config, st *sqlstore.Store, secret string, clk clock.Clock) 
 func OIDC(c *config.Config, st *sqlstore.Store, km *keys.Manager, clk clock.Clock) *oidc.Provider {
 	return &oidc.Provider{Store: st, Keys: km, Clock: clk, Issuer: c.BaseURL, CodeTTL: 10 * time.Minute,
 		AccessTTL: c.AccessTokenTTL, IDTTL: c.IDTokenTTL, RefreshTTL: c.RefreshTokenTTL, Leeway: 30 * time.Second}
+}
+
+// Webhooks builds the endpoint manager and the delivery worker.
+func Webhooks(c *config.Config, st *sqlstore.Store, secret string, clk clock.Clock, log *slog.Logger) (*webhook.Manager, *webhook.Worker, error) {
+	box, err := seal.New(secret, "webhook-secrets")
+	if err != nil {
+		return nil, nil, err
+	}
+	mgr := &webhook.Manager{Store: st, Box: box, Clock: clk, Overlap: c.WebhookSecretOverlap}
+	return mgr, &webhook.Worker{Store: st, Endpoints: mgr, Clock: clk, Log: log, RetryFor: c.WebhookRetryFor, Batch: c.WebhookConcurrency}, nil
 }

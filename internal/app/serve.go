@@ -82,6 +82,11 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 		return err
 	}
 	mailer.OnResult = func(outcome string) { met.Mail.WithLabelValues(outcome).Inc() }
+	hooks, deliverer, err := Webhooks(c, st, secret, clk, log)
+	if err != nil {
+		return err
+	}
+	deliverer.OnResult = func(outcome string) { met.Webhooks.WithLabelValues(outcome).Inc() }
 	svc := NewAuthService(c, st, hasher, clk, secret, composer)
 	km, err := Keys(c, st, secret, clk)
 	if err != nil {
@@ -106,6 +111,7 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 		CookiePrefix: c.CookiePrefix, RateLimit: c.RateLimit, TrustedProxyHeader: c.TrustedProxyHeader,
 		Metrics: met, Logger: log, Clock: clk, Keys: km, OIDC: provider,
 		DynamicRegistration: c.DynamicRegistration, RegistrationSecret: c.SignupSecret,
+		Webhooks: hooks, Deliverer: deliverer,
 	})
 	if err != nil {
 		return err
@@ -121,10 +127,13 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
-	go sweep(sweepCtx, st, met, api, c.SweepInterval, log)
-	mailDone := make(chan struct{})
+	go sweep(sweepCtx, st, met, api, c.SweepInterval, c.WebhookRetention, log)
+	mailDone, hooksDone := make(chan struct{}), make(chan struct{})
 	go func() { mailer.Run(sweepCtx); close(mailDone) }()
-	defer func() { stopSweep(); <-mailDone }() // before the store closes
+	// Deliveries left pending by an earlier run (a crash between commit and
+	// send) are due and go out on the worker's first pass.
+	go func() { deliverer.Run(sweepCtx); close(hooksDone) }()
+	defer func() { stopSweep(); <-mailDone; <-hooksDone }() // before the store closes
 	go maintainKeys(sweepCtx, km, log)
 
 	fmt.Fprintf(stdout, "auther listening on http://%s (public URL %s)\nauther database: %s\n", ln.Addr(), c.BaseURL, DescribeDatabase(c))
@@ -153,7 +162,7 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 
 // sweep deletes expired sessions and verifications in bounded batches, and
 // forgets idle rate-limit windows.
-func sweep(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, api *httpapi.Server, every time.Duration, log *slog.Logger) {
+func sweep(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, api *httpapi.Server, every, eventRetention time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -164,6 +173,7 @@ func sweep(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, api *h
 		}
 		api.SweepLimiter()
 		SweepOnce(ctx, st, met, log)
+		sweepEvents(ctx, st, met, eventRetention, log)
 	}
 }
 
@@ -204,6 +214,22 @@ func SweepOnce(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, lo
 		met.Swept.WithLabelValues("verification").Add(float64(nv))
 		met.Swept.WithLabelValues("oauth").Add(float64(no))
 		if ns < batch && nv < batch && no < batch {
+			return
+		}
+	}
+}
+
+// sweepEvents removes finished webhook events older than the retention.
+func sweepEvents(ctx context.Context, st *sqlstore.Store, met *metrics.Metrics, retention time.Duration, log *slog.Logger) {
+	const batch = 1000
+	for ctx.Err() == nil {
+		n, err := st.DeleteOldEvents(ctx, time.Now().UTC().Add(-retention), batch)
+		if err != nil {
+			log.Warn("sweeping old webhook events failed", "err", err)
+			return
+		}
+		met.Swept.WithLabelValues("webhook_event").Add(float64(n))
+		if n < batch {
 			return
 		}
 	}

@@ -53,6 +53,10 @@ type Config struct {
 	MailFrom              string
 	MailTemplates         string
 	MailRetryFor          time.Duration
+	WebhookRetryFor       time.Duration
+	WebhookSecretOverlap  time.Duration
+	WebhookRetention      time.Duration
+	WebhookConcurrency    int
 	SMTPHost              string
 	SMTPPort              int
 	SMTPTLS               string
@@ -169,6 +173,10 @@ var Keys = []Key{
 	{"mail-from", "Auther <no-reply@localhost>", "From address of outgoing mail.", str(func(c *Config) *string { return &c.MailFrom })},
 	{"mail-templates", "", "Folder whose files override the built-in mail templates by name (see internal/mail/templates).", str(func(c *Config) *string { return &c.MailTemplates })},
 	{"mail-retry-for", "24h", "How long undeliverable mail is retried (with exponential backoff) before it is marked failed.", dur(func(c *Config) *time.Duration { return &c.MailRetryFor })},
+	{"webhook-retry-for", "24h", "How long a failing webhook delivery is retried (exponential backoff with jitter) before it is marked dead.", dur(func(c *Config) *time.Duration { return &c.WebhookRetryFor })},
+	{"webhook-secret-overlap", "24h", "After a webhook secret is rotated, how long the old secret keeps signing next to the new one.", dur(func(c *Config) *time.Duration { return &c.WebhookSecretOverlap })},
+	{"webhook-retention", "168h", "How long delivered and dead webhook events are kept (for replay) before the sweeper removes them.", dur(func(c *Config) *time.Duration { return &c.WebhookRetention })},
+	{"webhook-concurrency", "16", "How many webhook deliveries are sent at once.", integer(func(c *Config) *int { return &c.WebhookConcurrency })},
 	{"smtp-host", "", "SMTP server. Empty: mail is written to <data-dir>/mail-outbox and to the log (development).", str(func(c *Config) *string { return &c.SMTPHost })},
 	{"smtp-port", "0", "SMTP port; 0 means 587 for starttls, 465 for tls, 25 for none.", integer(func(c *Config) *int { return &c.SMTPPort })},
 	{"smtp-tls", "starttls", "starttls (required), tls (implicit TLS), or none (local relays only).", func(c *Config, v string) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/auther/auther/internal/ratelimit"
 	"github.com/auther/auther/internal/session"
 	"github.com/auther/auther/internal/store"
+	"github.com/auther/auther/internal/webhook"
 )
 
 // Options configure the HTTP API.
@@ -41,25 +42,31 @@ type Options struct {
 	// x-internal-signup-secret header equal to RegistrationSecret.
 	DynamicRegistration bool
 	RegistrationSecret  string
+	// Webhooks manages webhook endpoints and Deliverer sends test events and
+	// is woken by replays (nil: no webhook admin API).
+	Webhooks  *webhook.Manager
+	Deliverer *webhook.Worker
 }
 
 // Server is the HTTP API.
 type Server struct {
-	auth     *auth.Service
-	store    store.Store
-	signer   session.Signer
-	cookies  cookies
-	origins  *origins
-	limiter  *ratelimit.Limiter
-	ipHeader string
-	metrics  *metrics.Metrics
-	log      *slog.Logger
-	keys     *keys.Manager
-	oidc     *oidc.Provider
-	secret   string
-	regOn    bool
-	regKey   string
-	handler  http.Handler
+	auth      *auth.Service
+	store     store.Store
+	signer    session.Signer
+	cookies   cookies
+	origins   *origins
+	limiter   *ratelimit.Limiter
+	ipHeader  string
+	metrics   *metrics.Metrics
+	log       *slog.Logger
+	keys      *keys.Manager
+	oidc      *oidc.Provider
+	secret    string
+	regOn     bool
+	regKey    string
+	hooks     *webhook.Manager
+	deliverer *webhook.Worker
+	handler   http.Handler
 }
 
 // New builds the API.
@@ -81,6 +88,7 @@ func New(o Options) (*Server, error) {
 		auth: o.Auth, store: o.Store, signer: session.NewSigner(o.Secret),
 		cookies: newCookies(o.CookiePrefix, base), origins: newOrigins(base, o.TrustedOrigins),
 		ipHeader: o.TrustedProxyHeader, metrics: o.Metrics, log: o.Logger, keys: o.Keys, oidc: o.OIDC, secret: o.Secret, regOn: o.DynamicRegistration, regKey: o.RegistrationSecret,
+		hooks: o.Webhooks, deliverer: o.Deliverer,
 	}
 	if o.RateLimit {
 		s.limiter = ratelimit.New(o.Clock)
@@ -161,6 +169,10 @@ func (s *Server) routes() http.Handler {
 		mux.Handle("DELETE /api/admin/clients/{id}", s.withAdmin(s.adminDeleteClient))
 		mux.Handle("POST /api/admin/clients/{id}/rotate-secret", s.withAdmin(s.adminRotateSecret))
 	}
+	mux.Handle("GET /api/admin/users", s.withAdmin(s.adminListUsers))
+	mux.Handle("GET /api/admin/users/{id}", s.withAdmin(s.adminGetUser))
+	mux.Handle("DELETE /api/admin/users/{id}", s.withAdmin(s.adminDeleteUser))
+	s.webhookRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())

@@ -20,6 +20,7 @@ type Metrics struct {
 	RateHits *prometheus.CounterVec   // 429s by route
 	Swept    *prometheus.CounterVec   // expired rows deleted, by table
 	Mail     *prometheus.CounterVec   // mail delivery outcomes
+	Webhooks *prometheus.CounterVec   // webhook delivery outcomes
 	// OAuthFailures counts refused OAuth requests by endpoint and reason.
 	OAuthFailures *prometheus.CounterVec
 }
@@ -49,11 +50,14 @@ func New() *Metrics {
 		Mail: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auther_mail_deliveries_total", Help: "Mail delivery attempts by outcome (sent, retry, failed).",
 		}, []string{"outcome"}),
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auther_webhook_deliveries_total", Help: "Webhook delivery attempts by outcome (delivered, retry, dead).",
+		}, []string{"outcome"}),
 		OAuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auther_oauth_failures_total", Help: "Refused OAuth/OIDC requests by endpoint and RFC error code.",
 		}, []string{"endpoint", "reason"}),
 	}
-	r.MustRegister(m.Requests, m.Latency, m.HashWait, m.RateHits, m.Swept, m.Mail, m.OAuthFailures,
+	r.MustRegister(m.Requests, m.Latency, m.HashWait, m.RateHits, m.Swept, m.Mail, m.Webhooks, m.OAuthFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
