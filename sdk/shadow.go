@@ -1,0 +1,583 @@
+package sdk
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// ShadowSchemaSQLite is the DDL of the shadow tables on SQLite (what
+// ShadowStore.Migrate runs with the default table names).
+//
+// users.synced_at is the unix-millisecond version (Auther's createdAt or
+// updatedAt) of the data last applied from Auther, NULL for a row made
+// from token claims alone; an event older than it is not applied, so
+// retried or reordered deliveries cannot roll a row back.
+// user_tombstones.deleted_at is unix milliseconds too: both are compared
+// in SQL, and integers compare the same on every engine and driver.
+const ShadowSchemaSQLite = `CREATE TABLE IF NOT EXISTS users (
+	id TEXT PRIMARY KEY,
+	email TEXT NOT NULL,
+	name TEXT NOT NULL,
+	email_verified BOOLEAN NOT NULL DEFAULT FALSE,
+	image TEXT NULL,
+	created_at TIMESTAMP NOT NULL,
+	updated_at TIMESTAMP NOT NULL,
+	synced_at BIGINT NULL
+);
+CREATE TABLE IF NOT EXISTS user_tombstones (
+	id TEXT PRIMARY KEY,
+	deleted_at BIGINT NOT NULL
+);`
+
+// ShadowSchemaPostgres is the DDL of the shadow tables on PostgreSQL.
+const ShadowSchemaPostgres = `CREATE TABLE IF NOT EXISTS users (
+	id TEXT PRIMARY KEY,
+	email TEXT NOT NULL,
+	name TEXT NOT NULL,
+	email_verified BOOLEAN NOT NULL DEFAULT FALSE,
+	image TEXT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL,
+	synced_at BIGINT NULL
+);
+CREATE TABLE IF NOT EXISTS user_tombstones (
+	id TEXT PRIMARY KEY,
+	deleted_at BIGINT NOT NULL
+);`
+
+// Errors of the shadow store.
+var (
+	// ErrUserDeleted: the user was deleted in Auther recently (a tombstone
+	// exists), so a still-valid token must not recreate the row. Answer
+	// it like an invalid token (401).
+	ErrUserDeleted = errors.New("auther: user was deleted")
+	// ErrNotAUser: the token was issued to a client for itself
+	// (client_credentials), so there is no user to provision.
+	ErrNotAUser = errors.New("auther: token subject is a client, not a user")
+	// ErrNoShadowUser: no shadow row has this id.
+	ErrNoShadowUser = errors.New("auther: no such shadow user")
+)
+
+// DefaultTombstoneFor is how long a deleted user's id is refused.
+const DefaultTombstoneFor = 24 * time.Hour
+
+// ShadowUser is the app's local copy of an Auther user.
+type ShadowUser struct {
+	ID            string
+	Email         string
+	Name          string
+	EmailVerified bool
+	Image         *string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	// SyncedAt is the version of the data last applied from Auther (zero
+	// for a row made from token claims that no event has confirmed yet).
+	SyncedAt time.Time
+}
+
+// ShadowStore keeps the app's shadow copy of Auther's users in a table the
+// app owns (FKs of the app's own tables point at users.id with ON DELETE
+// CASCADE). It provisions users just in time from token claims, applies
+// user webhooks and serves reconciliation. Writes that can create a row
+// never recreate one whose user was deleted less than TombstoneFor ago.
+//
+// For SQLite, open the database with a busy timeout (for modernc.org/sqlite:
+// "file:app.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), or
+// concurrent first logins fail with "database is locked".
+type ShadowStore struct {
+	DB      *sql.DB
+	Dialect Dialect
+	// UsersTable and TombstonesTable default to users and user_tombstones.
+	UsersTable      string
+	TombstonesTable string
+	// TombstoneFor defaults to 24 h: longer than any access token lives.
+	TombstoneFor time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// NewShadowStore returns a ShadowStore on the default tables.
+func NewShadowStore(db *sql.DB, dialect Dialect) *ShadowStore {
+	return &ShadowStore{DB: db, Dialect: dialect}
+}
+
+func (s *ShadowStore) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *ShadowStore) users() string {
+	if s.UsersTable == "" {
+		return "users"
+	}
+	return s.UsersTable
+}
+
+func (s *ShadowStore) tombstones() string {
+	if s.TombstonesTable == "" {
+		return "user_tombstones"
+	}
+	return s.TombstonesTable
+}
+
+func (s *ShadowStore) check() error {
+	if s.DB == nil {
+		return errors.New("auther: ShadowStore.DB is nil")
+	}
+	if !identRe.MatchString(s.users()) || !identRe.MatchString(s.tombstones()) {
+		return fmt.Errorf("auther: invalid table names %q, %q", s.users(), s.tombstones())
+	}
+	return nil
+}
+
+var castRe = regexp.MustCompile(`\?::[a-z]+`)
+
+// q substitutes table names ($U, $D) and, on SQLite, strips the casts
+// (?::boolean) that PostgreSQL needs to type parameters of INSERT … SELECT.
+func (s *ShadowStore) q(query string) string {
+	query = strings.NewReplacer("$U", s.users(), "$D", s.tombstones()).Replace(query)
+	if s.Dialect != Postgres {
+		query = castRe.ReplaceAllString(query, "?")
+	}
+	return s.Dialect.rebind(query)
+}
+
+// Schema returns the DDL statements for the configured tables and dialect.
+func (s *ShadowStore) Schema() []string {
+	ddl := ShadowSchemaSQLite
+	if s.Dialect == Postgres {
+		ddl = ShadowSchemaPostgres
+	}
+	ddl = strings.Replace(ddl, "EXISTS users (", "EXISTS "+s.users()+" (", 1)
+	ddl = strings.Replace(ddl, "EXISTS user_tombstones (", "EXISTS "+s.tombstones()+" (", 1)
+	var out []string
+	for _, st := range strings.Split(ddl, ";") {
+		if st = strings.TrimSpace(st); st != "" {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// Migrate creates the shadow tables if they do not exist.
+func (s *ShadowStore) Migrate(ctx context.Context) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	for _, st := range s.Schema() {
+		if _, err := s.DB.ExecContext(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const userColumns = `id, email, name, email_verified, image, created_at, updated_at, synced_at`
+
+type rowScanner interface{ Scan(...any) error }
+
+func scanUser(r rowScanner) (*ShadowUser, error) {
+	var u ShadowUser
+	var image sql.NullString
+	var created, updated any
+	var synced sql.NullInt64
+	if err := r.Scan(&u.ID, &u.Email, &u.Name, &u.EmailVerified, &image, &created, &updated, &synced); err != nil {
+		return nil, err
+	}
+	if image.Valid {
+		u.Image = &image.String
+	}
+	var err error
+	if u.CreatedAt, err = asTime(created); err != nil {
+		return nil, fmt.Errorf("auther: users.created_at: %w", err)
+	}
+	if u.UpdatedAt, err = asTime(updated); err != nil {
+		return nil, fmt.Errorf("auther: users.updated_at: %w", err)
+	}
+	if synced.Valid {
+		u.SyncedAt = time.UnixMilli(synced.Int64).UTC()
+	}
+	return &u, nil
+}
+
+// asTime reads a timestamp column whatever form the driver returns it in.
+func asTime(v any) (time.Time, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC(), nil
+	case []byte:
+		return parseTimeText(string(t))
+	case string:
+		return parseTimeText(t)
+	case int64:
+		return time.Unix(t, 0).UTC(), nil
+	case nil:
+		return time.Time{}, nil
+	}
+	return time.Time{}, fmt.Errorf("unexpected %T", v)
+}
+
+func parseTimeText(s string) (time.Time, error) {
+	for _, layout := range []string{
+		time.RFC3339Nano,
+		"2006-01-02 15:04:05.999999999-07:00",
+		"2006-01-02 15:04:05.999999999 -0700 MST",
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999",
+	} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("cannot parse %q as a time", s)
+}
+
+// Get returns the shadow row of id, or ErrNoShadowUser.
+func (s *ShadowStore) Get(ctx context.Context, id string) (*ShadowUser, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	u, err := scanUser(s.DB.QueryRowContext(ctx, s.q(`SELECT `+userColumns+` FROM $U WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoShadowUser
+	}
+	return u, err
+}
+
+// List returns up to limit shadow rows with ids above after, in byte order
+// of id (the order of Auther's admin list).
+func (s *ShadowStore) List(ctx context.Context, after string, limit int) ([]ShadowUser, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	order := "id"
+	if s.Dialect == Postgres {
+		order = `id COLLATE "C"`
+	}
+	rows, err := s.DB.QueryContext(ctx, s.q(`SELECT `+userColumns+` FROM $U WHERE `+order+` > ? ORDER BY `+order+` LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ShadowUser
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *u)
+	}
+	return out, rows.Err()
+}
+
+// Tombstoned reports whether id was deleted less than TombstoneFor ago.
+func (s *ShadowStore) Tombstoned(ctx context.Context, id string) (bool, error) {
+	if err := s.check(); err != nil {
+		return false, err
+	}
+	var n int
+	err := s.DB.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM $D WHERE id = ? AND deleted_at > ?`), id, s.tombstoneCutoff()).Scan(&n)
+	return n > 0, err
+}
+
+func (s *ShadowStore) tombstoneCutoff() int64 {
+	return s.now().Add(-orDefault(s.TombstoneFor, DefaultTombstoneFor)).UnixMilli()
+}
+
+// PruneTombstones deletes tombstones that no longer refuse anything.
+func (s *ShadowStore) PruneTombstones(ctx context.Context) (int64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	res, err := s.DB.ExecContext(ctx, s.q(`DELETE FROM $D WHERE deleted_at <= ?`), s.tombstoneCutoff())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// lockClass is the first key of the PostgreSQL advisory locks this package
+// takes ("AUTH"), so they do not collide with an app's own.
+const lockClass = 0x41555448
+
+// withUserLock runs fn so that it cannot interleave with another write of
+// the same user id. On PostgreSQL fn always runs in a transaction holding
+// an advisory lock on the id, because under READ COMMITTED an "insert
+// unless tombstoned" and a concurrent "tombstone, then delete" can
+// otherwise both miss each other's uncommitted rows and leave a deleted
+// user's row behind. On SQLite writers are serialised by the database and
+// fn runs in a transaction only when it asks for one (several writes that
+// must commit together); single statements are atomic on their own.
+func (s *ShadowStore) withUserLock(ctx context.Context, id string, needTx bool, fn func(querier) error) error {
+	if s.Dialect != Postgres && !needTx {
+		return fn(s.DB)
+	}
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if s.Dialect == Postgres {
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(lockClass), int32(h.Sum32())); err != nil {
+			return err
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// EnsureFromClaims returns the shadow row of the token's user, creating it
+// from the claims when absent (just-in-time provisioning), and reports
+// whether it created it. Concurrent first requests of one user all get the
+// same row (INSERT … ON CONFLICT DO NOTHING, then SELECT). An existing row
+// is never modified here: webhooks and reconciliation keep it current.
+//
+// The new row is {id: sub, email: email or sub+"@unknown.local", name:
+// name or email or sub, email_verified: email_verified, image: picture}.
+// It returns ErrUserDeleted when the user was deleted within TombstoneFor
+// and ErrNotAUser for client_credentials tokens.
+func (s *ShadowStore) EnsureFromClaims(ctx context.Context, c *Claims) (*ShadowUser, bool, error) {
+	if c == nil || c.Subject == "" {
+		return nil, false, errors.New("auther: claims without sub")
+	}
+	if c.IsClient() {
+		return nil, false, ErrNotAUser
+	}
+	u, err := s.Get(ctx, c.Subject)
+	if err == nil {
+		return u, false, nil
+	}
+	if !errors.Is(err, ErrNoShadowUser) {
+		return nil, false, err
+	}
+	email := c.Email
+	if email == "" {
+		email = c.Subject + "@unknown.local"
+	}
+	name := c.Name
+	if name == "" {
+		name = c.Email
+	}
+	if name == "" {
+		name = c.Subject
+	}
+	var image *string
+	if c.Picture != "" {
+		image = &c.Picture
+	}
+	now := s.now()
+	created := false
+	err = s.withUserLock(ctx, c.Subject, false, func(ex querier) error {
+		res, err := ex.ExecContext(ctx, s.q(`INSERT INTO $U (`+userColumns+`)
+SELECT ?::text, ?::text, ?::text, ?::boolean, ?::text, ?::timestamptz, ?::timestamptz, NULL
+WHERE NOT EXISTS (SELECT 1 FROM $D WHERE id = ?::text AND deleted_at > ?::bigint)
+ON CONFLICT (id) DO NOTHING`), c.Subject, email, name, c.EmailVerified, image, now, now, c.Subject, s.tombstoneCutoff())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		created = n == 1
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	u, err = s.Get(ctx, c.Subject)
+	if errors.Is(err, ErrNoShadowUser) {
+		// Nothing was inserted and no row exists: a tombstone refused it.
+		return nil, false, ErrUserDeleted
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return u, created, nil
+}
+
+// Outcome says what applying an event or a resync did to the shadow table.
+type Outcome string
+
+const (
+	OutcomeCreated   Outcome = "created"   // a row was inserted
+	OutcomeUpdated   Outcome = "updated"   // an existing row was changed
+	OutcomeDeleted   Outcome = "deleted"   // the row was deleted and the id tombstoned
+	OutcomeUnchanged Outcome = "unchanged" // the row already held this or newer data
+	OutcomeRefused   Outcome = "refused"   // the id is tombstoned; nothing written
+	OutcomeIgnored   Outcome = "ignored"   // not a user event
+)
+
+// ApplyEvent applies a user.* event (see Apply) and ignores other types.
+// Use it as, or from, WebhookConfig.Handle.
+func (s *ShadowStore) ApplyEvent(ctx context.Context, e Event) error {
+	_, err := s.Apply(ctx, e)
+	return err
+}
+
+// Apply applies a user.* event and says what it did:
+//   - user.created: insert the row, or fill the fields of a row made from
+//     token claims (edge case "JIT before webhook");
+//   - user.updated: upsert; user.verified: set email and email_verified
+//     (inserting the row when absent);
+//   - user.deleted: in one transaction, tombstone the id and delete the
+//     row (the app's foreign keys cascade).
+//
+// Creations and updates of a tombstoned id are refused (OutcomeRefused,
+// nil error, so that Auther does not retry them), and an event older than
+// the data already applied changes nothing (OutcomeUnchanged).
+func (s *ShadowStore) Apply(ctx context.Context, e Event) (Outcome, error) {
+	switch e.Type {
+	case EventUserCreated, EventUserUpdated, EventUserVerified, EventUserDeleted:
+	default:
+		return OutcomeIgnored, nil
+	}
+	if err := s.check(); err != nil {
+		return "", err
+	}
+	u, err := e.User()
+	if err != nil {
+		return "", err
+	}
+	switch e.Type {
+	case EventUserDeleted:
+		return OutcomeDeleted, s.Delete(ctx, u.ID)
+	case EventUserCreated:
+		at := u.CreatedAt
+		if at.IsZero() {
+			at = e.Timestamp
+		}
+		return s.write(ctx, userWrite{id: u.ID, email: u.Email, name: u.Name, verified: u.EmailVerified,
+			image: u.Image, imageSet: u.ImageSet, createdAt: at, updatedAt: at, version: at, setCreated: true})
+	default:
+		at := u.UpdatedAt
+		if at.IsZero() {
+			at = e.Timestamp
+		}
+		w := userWrite{id: u.ID, email: u.Email, name: u.Name, verified: u.EmailVerified,
+			image: u.Image, imageSet: u.ImageSet, updatedAt: at, version: at}
+		if e.Type == EventUserVerified && w.verified == nil {
+			t := true
+			w.verified = &t
+		}
+		return s.write(ctx, w)
+	}
+}
+
+// userWrite is an upsert of Auther's data: nil fields keep the row's value
+// (or get a fallback on insert).
+type userWrite struct {
+	id, email  string
+	name       *string
+	verified   *bool
+	image      *string
+	imageSet   bool
+	createdAt  time.Time // zero: now, on insert
+	updatedAt  time.Time
+	version    time.Time // becomes synced_at; older than the row's: no change
+	setCreated bool      // overwrite created_at (user.created, reconciliation)
+}
+
+func (s *ShadowStore) write(ctx context.Context, w userWrite) (Outcome, error) {
+	if w.id == "" {
+		return "", errors.New("auther: user event without id")
+	}
+	now := s.now()
+	created := w.createdAt
+	if created.IsZero() {
+		created = now
+	}
+	updated := w.updatedAt
+	if updated.IsZero() {
+		updated = now
+	}
+	email := w.email
+	insName := w.name
+	if insName == nil {
+		insName = &email
+	}
+	insVerified := false
+	if w.verified != nil {
+		insVerified = *w.verified
+	}
+	var existed bool
+	var n int64
+	err := s.withUserLock(ctx, w.id, false, func(ex querier) error {
+		// Only to tell "created" from "updated" in the outcome.
+		var one int
+		err := ex.QueryRowContext(ctx, s.q(`SELECT 1 FROM $U WHERE id = ?`), w.id).Scan(&one)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		existed = err == nil
+		res, err := ex.ExecContext(ctx, s.q(`INSERT INTO $U (`+userColumns+`)
+SELECT ?::text, ?::text, ?::text, ?::boolean, ?::text, ?::timestamptz, ?::timestamptz, ?::bigint
+WHERE NOT EXISTS (SELECT 1 FROM $D WHERE id = ?::text AND deleted_at > ?::bigint)
+ON CONFLICT (id) DO UPDATE SET
+	email = CASE WHEN ?::text = '' THEN $U.email ELSE excluded.email END,
+	name = COALESCE(?::text, $U.name),
+	email_verified = COALESCE(?::boolean, $U.email_verified),
+	image = CASE WHEN ?::boolean THEN excluded.image ELSE $U.image END,
+	created_at = CASE WHEN ?::boolean THEN excluded.created_at ELSE $U.created_at END,
+	updated_at = excluded.updated_at,
+	synced_at = excluded.synced_at
+WHERE $U.synced_at IS NULL OR $U.synced_at <= excluded.synced_at`),
+			w.id, email, *insName, insVerified, w.image, created, updated, w.version.UnixMilli(),
+			w.id, s.tombstoneCutoff(),
+			email, w.name, w.verified, w.imageSet, w.setCreated)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case n == 0 && existed:
+		return OutcomeUnchanged, nil
+	case n == 0:
+		return OutcomeRefused, nil
+	case existed:
+		return OutcomeUpdated, nil
+	}
+	return OutcomeCreated, nil
+}
+
+// Delete removes id's shadow row (the app's foreign keys cascade) and
+// tombstones the id, in one transaction, so that tokens the user still
+// holds cannot bring the row back through EnsureFromClaims.
+func (s *ShadowStore) Delete(ctx context.Context, id string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if id == "" {
+		return errors.New("auther: empty user id")
+	}
+	return s.withUserLock(ctx, id, true, func(tx querier) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO $D (id, deleted_at) VALUES (?, ?)
+ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at`), id, s.now().UnixMilli()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM $U WHERE id = ?`), id)
+		return err
+	})
+}

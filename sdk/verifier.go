@@ -1,0 +1,447 @@
+package sdk
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Errors returned by Verifier.Verify. Every error Verify returns wraps exactly
+// one of them, so callers can branch with errors.Is.
+var (
+	// ErrMalformed: the string is not a compact JWS with a JSON claims set.
+	ErrMalformed = errors.New("auther: malformed token")
+	// ErrAlgorithm: the header's alg is not one of Config.Algorithms
+	// (this covers "none" and every HMAC algorithm), or does not match the
+	// alg the key is published with.
+	ErrAlgorithm = errors.New("auther: signing algorithm not allowed")
+	// ErrUnknownKey: no published key has the token's kid, even after the
+	// JWKS was refetched (or the refetch was throttled).
+	ErrUnknownKey = errors.New("auther: unknown signing key")
+	// ErrSignature: the signature does not verify with the published key.
+	ErrSignature = errors.New("auther: invalid signature")
+	// ErrTokenType: the header's typ is not an accepted type (at+jwt by
+	// default), for instance an ID token presented as an access token.
+	ErrTokenType = errors.New("auther: wrong token type")
+	// ErrExpired: exp is in the past by more than the leeway.
+	ErrExpired = errors.New("auther: token expired")
+	// ErrNotYetValid: nbf or iat is in the future by more than the leeway.
+	ErrNotYetValid = errors.New("auther: token not valid yet")
+	// ErrIssuer: iss is not Config.Issuer.
+	ErrIssuer = errors.New("auther: wrong issuer")
+	// ErrAudience: aud does not contain Config.Audience.
+	ErrAudience = errors.New("auther: wrong audience")
+	// ErrClaims: a required claim (sub, exp) is missing or has the wrong type.
+	ErrClaims = errors.New("auther: invalid claims")
+	// ErrKeysUnavailable: no key set has ever been fetched (Auther
+	// unreachable since start), so nothing can be verified. The middleware
+	// answers 503 rather than 401 for it.
+	ErrKeysUnavailable = errors.New("auther: signing keys unavailable")
+)
+
+// MaxLeeway is the largest clock-skew tolerance a Verifier accepts. Fix the
+// clocks (NTP) rather than widening it.
+const MaxLeeway = 30 * time.Second
+
+// MaxCacheTTL is the longest a fetched key set is trusted before it is
+// refetched.
+const MaxCacheTTL = 12 * time.Hour
+
+// Config configures a Verifier. Issuer and Audience are required.
+type Config struct {
+	// Issuer is Auther's base URL exactly as it appears in the iss claim,
+	// e.g. "https://id.example.com".
+	Issuer string
+	// Audience is the client id the tokens must be issued to (the aud claim
+	// must contain it).
+	Audience string
+	// Algorithms are the signing algorithms accepted; default RS256. Only
+	// asymmetric algorithms are allowed (RS256/384/512, PS256/384/512,
+	// ES256/384/512, EdDSA): "none" and HS* are always rejected.
+	Algorithms []string
+	// JWKSURL defaults to Issuer + "/api/auth/jwks". DiscoverJWKSURL reads
+	// it from the discovery document instead.
+	JWKSURL string
+	// Types are the accepted values of the header typ, compared without
+	// case and without an "application/" prefix. Default: "at+jwt" only,
+	// so that an ID token (typ "JWT", same iss and aud) is never accepted
+	// as an access token. Add "JWT" only if tokens of another profile
+	// must pass.
+	Types []string
+	// Leeway tolerated on exp, nbf and iat: 0 means 30 s, a negative value
+	// means none, more than 30 s is refused.
+	Leeway time.Duration
+	// HTTPClient fetches the JWKS; default a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// CacheTTL is how long a fetched key set is used before it is
+	// refetched in the background: default 1 h, at most 12 h.
+	CacheTTL time.Duration
+	// RefreshCooldown is the least time between two fetches of the key
+	// set, whatever triggers them (unknown kid, expired cache, failure):
+	// default 10 s.
+	RefreshCooldown time.Duration
+	// Lazy skips the fetch NewVerifier otherwise does, so that an app can
+	// start while Auther is down; the first Verify fetches instead.
+	Lazy bool
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Verifier verifies Auther access tokens offline against Auther's published
+// keys. It is safe for concurrent use; create one per process and share it.
+type Verifier struct {
+	issuer   string
+	audience string
+	algs     []jose.SignatureAlgorithm
+	types    []string
+	leeway   time.Duration
+	now      func() time.Time
+	keys     *keyCache
+}
+
+var asymmetric = map[string]bool{
+	"RS256": true, "RS384": true, "RS512": true,
+	"PS256": true, "PS384": true, "PS512": true,
+	"ES256": true, "ES384": true, "ES512": true,
+	"EdDSA": true,
+}
+
+// NewVerifier checks cfg and, unless cfg.Lazy, fetches the key set once so
+// that the first requests do not wait for it; it fails when that fetch fails.
+func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("auther: Config.Issuer is required")
+	}
+	if cfg.Audience == "" {
+		return nil, errors.New("auther: Config.Audience is required (the client id tokens are issued to)")
+	}
+	algs := cfg.Algorithms
+	if len(algs) == 0 {
+		algs = []string{"RS256"}
+	}
+	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: cfg.Now}
+	for _, a := range algs {
+		if !asymmetric[a] {
+			return nil, fmt.Errorf("auther: algorithm %q is not allowed (use RS256, ES256 or EdDSA)", a)
+		}
+		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
+	}
+	types := cfg.Types
+	if len(types) == 0 {
+		types = []string{"at+jwt"}
+	}
+	for _, t := range types {
+		v.types = append(v.types, normalizeType(t))
+	}
+	switch {
+	case cfg.Leeway == 0:
+		v.leeway = MaxLeeway
+	case cfg.Leeway < 0:
+		v.leeway = 0
+	case cfg.Leeway > MaxLeeway:
+		return nil, fmt.Errorf("auther: leeway %v is above the 30s maximum", cfg.Leeway)
+	default:
+		v.leeway = cfg.Leeway
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	ttl := cfg.CacheTTL
+	if ttl == 0 {
+		ttl = time.Hour
+	}
+	if ttl < 0 || ttl > MaxCacheTTL {
+		return nil, fmt.Errorf("auther: CacheTTL %v must be between 0 and 12h", ttl)
+	}
+	cooldown := cfg.RefreshCooldown
+	if cooldown == 0 {
+		cooldown = 10 * time.Second
+	}
+	if cooldown < 0 {
+		return nil, errors.New("auther: RefreshCooldown must not be negative")
+	}
+	url := cfg.JWKSURL
+	if url == "" {
+		url = strings.TrimRight(cfg.Issuer, "/") + "/api/auth/jwks"
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	v.keys = &keyCache{url: url, client: client, ttl: ttl, cooldown: cooldown, now: v.now}
+	if !cfg.Lazy {
+		if err := v.keys.refresh(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// Refresh fetches the key set now, ignoring the cache lifetime but not the
+// cooldown. It is seldom needed: Verify refreshes on its own.
+func (v *Verifier) Refresh(ctx context.Context) error { return v.keys.refresh(ctx) }
+
+// Claims are the verified claims of an access token.
+type Claims struct {
+	Issuer    string
+	Subject   string // the user id; for client_credentials tokens the client id
+	Audience  []string
+	ClientID  string
+	Scope     string // space-separated
+	ID        string // jti
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	NotBefore time.Time // zero when absent
+	AuthTime  time.Time // zero when absent
+
+	// Profile claims; empty when the token does not carry them (Auther's
+	// access tokens do not today, its ID tokens do).
+	Email         string
+	EmailVerified bool
+	Name          string
+	Picture       string
+
+	// Raw holds every claim as decoded by encoding/json (numbers are
+	// float64), including the ones above and any future ones such as
+	// permissions.
+	Raw map[string]any
+}
+
+// Scopes splits Scope.
+func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// HasScope reports whether the token was granted scope s.
+func (c *Claims) HasScope(s string) bool {
+	for _, x := range strings.Fields(c.Scope) {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// IsClient reports whether the token was issued to a client for itself
+// (client_credentials grant) rather than to a user: then sub is the client id.
+func (c *Claims) IsClient() bool { return c.ClientID != "" && c.Subject == c.ClientID }
+
+// Verify checks token and returns its claims. In order: compact JWS form;
+// alg among Config.Algorithms; typ accepted; kid published (refetching the
+// key set once per cooldown when it is not); signature; iss; aud; exp, nbf
+// and iat within the leeway; sub present.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	jws, err := jose.ParseSignedCompact(token, v.algs)
+	if err != nil {
+		var alg *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &alg) {
+			return nil, fmt.Errorf("%w: %q", ErrAlgorithm, string(alg.Got))
+		}
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, ErrMalformed
+	}
+	h := jws.Signatures[0].Header
+	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	if !v.typeAccepted(typ) {
+		return nil, fmt.Errorf("%w: typ %q", ErrTokenType, typ)
+	}
+	if h.KeyID == "" {
+		return nil, fmt.Errorf("%w: token has no kid", ErrUnknownKey)
+	}
+	key, err := v.keys.get(ctx, h.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if key.Algorithm != "" && key.Algorithm != h.Algorithm {
+		return nil, fmt.Errorf("%w: key %s is for %s, token says %s", ErrAlgorithm, h.KeyID, key.Algorithm, h.Algorithm)
+	}
+	if !keyFits(h.Algorithm, key.Key) {
+		return nil, fmt.Errorf("%w: key %s cannot verify %s", ErrAlgorithm, h.KeyID, h.Algorithm)
+	}
+	payload, err := jws.Verify(key.Key)
+	if err != nil {
+		return nil, ErrSignature
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(payload, &raw); err != nil || raw == nil {
+		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	}
+	c, err := claimsFrom(raw)
+	if err != nil {
+		return nil, err
+	}
+	if c.Issuer != v.issuer {
+		return nil, fmt.Errorf("%w: %q", ErrIssuer, c.Issuer)
+	}
+	if !contains(c.Audience, v.audience) {
+		return nil, fmt.Errorf("%w: %q", ErrAudience, c.Audience)
+	}
+	now := v.now()
+	if c.ExpiresAt.IsZero() {
+		return nil, fmt.Errorf("%w: exp is required", ErrClaims)
+	}
+	if !now.Before(c.ExpiresAt.Add(v.leeway)) {
+		return nil, fmt.Errorf("%w at %s", ErrExpired, c.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if !c.NotBefore.IsZero() && now.Add(v.leeway).Before(c.NotBefore) {
+		return nil, fmt.Errorf("%w: nbf %s", ErrNotYetValid, c.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if !c.IssuedAt.IsZero() && now.Add(v.leeway).Before(c.IssuedAt) {
+		return nil, fmt.Errorf("%w: iat %s", ErrNotYetValid, c.IssuedAt.UTC().Format(time.RFC3339))
+	}
+	if c.Subject == "" {
+		return nil, fmt.Errorf("%w: sub is required", ErrClaims)
+	}
+	return c, nil
+}
+
+func (v *Verifier) typeAccepted(typ string) bool {
+	t := normalizeType(typ)
+	for _, a := range v.types {
+		if a == t {
+			return true
+		}
+	}
+	return false
+}
+
+func normalizeType(t string) string {
+	t = strings.ToLower(t)
+	return strings.TrimPrefix(t, "application/")
+}
+
+// keyFits reports whether a public key is of the family alg needs, so that
+// for instance an RSA key published for RS256 is never used with an EC alg.
+func keyFits(alg string, key any) bool {
+	switch {
+	case strings.HasPrefix(alg, "RS"), strings.HasPrefix(alg, "PS"):
+		_, ok := key.(*rsa.PublicKey)
+		return ok
+	case strings.HasPrefix(alg, "ES"):
+		_, ok := key.(*ecdsa.PublicKey)
+		return ok
+	case alg == "EdDSA":
+		_, ok := key.(ed25519.PublicKey)
+		return ok
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func claimsFrom(raw map[string]any) (*Claims, error) {
+	c := &Claims{Raw: raw}
+	var err error
+	str := func(name string) string {
+		v, ok := raw[name]
+		if !ok || v == nil {
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok && err == nil {
+			err = fmt.Errorf("%w: %s is not a string", ErrClaims, name)
+		}
+		return s
+	}
+	date := func(name string) time.Time {
+		v, ok := raw[name]
+		if !ok || v == nil {
+			return time.Time{}
+		}
+		f, ok := v.(float64)
+		if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e12 {
+			if err == nil {
+				err = fmt.Errorf("%w: %s is not a NumericDate", ErrClaims, name)
+			}
+			return time.Time{}
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9))
+	}
+	c.Issuer = str("iss")
+	c.Subject = str("sub")
+	c.ClientID = str("client_id")
+	c.Scope = str("scope")
+	c.ID = str("jti")
+	c.Email = str("email")
+	c.Name = str("name")
+	c.Picture = str("picture")
+	c.IssuedAt = date("iat")
+	c.ExpiresAt = date("exp")
+	c.NotBefore = date("nbf")
+	c.AuthTime = date("auth_time")
+	if b, ok := raw["email_verified"].(bool); ok {
+		c.EmailVerified = b
+	}
+	switch a := raw["aud"].(type) {
+	case string:
+		c.Audience = []string{a}
+	case []any:
+		for _, x := range a {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("%w: aud holds a non-string", ErrClaims)
+			}
+			c.Audience = append(c.Audience, s)
+		}
+	case nil:
+	default:
+		return nil, fmt.Errorf("%w: aud is neither a string nor a list", ErrClaims)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DiscoverJWKSURL reads jwks_uri from issuer's OpenID Connect discovery
+// document (<issuer>/.well-known/openid-configuration) and checks that the
+// document names the same issuer. Pass the result as Config.JWKSURL.
+func DiscoverJWKSURL(ctx context.Context, client *http.Client, issuer string) (string, error) {
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(issuer, "/")+"/.well-known/openid-configuration", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("auther: discovery: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("auther: discovery: HTTP %d", resp.StatusCode)
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.NewDecoder(limitReader(resp.Body)).Decode(&doc); err != nil {
+		return "", fmt.Errorf("auther: discovery: %w", err)
+	}
+	if doc.Issuer != issuer {
+		return "", fmt.Errorf("auther: discovery names issuer %q, expected %q", doc.Issuer, issuer)
+	}
+	if doc.JWKSURI == "" {
+		return "", errors.New("auther: discovery has no jwks_uri")
+	}
+	return doc.JWKSURI, nil
+}
