@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/auther/auther/internal/ratelimit"
+	"github.com/auther/auther/internal/web"
 )
 
 type ctxKey int
@@ -121,6 +122,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 
 // apiGuards applies, to /api/auth only: security headers, CORS for trusted
 // origins, the Origin check on state-changing requests, and rate limits.
+// The hosted pages get pageGuards instead.
 func (s *Server) apiGuards(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path, ok := strings.CutPrefix(r.URL.Path, "/api/auth")
@@ -128,8 +130,9 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 		case ok:
 		case strings.HasPrefix(r.URL.Path, "/api/admin/"):
 			path = "/admin" + strings.TrimPrefix(r.URL.Path, "/api/admin") // the admin API gets the same guards
-		case r.URL.Path == "/sign-in":
-			path = "/sign-in/page" // the sign-in form is limited like /sign-in/email
+		case isPage(r.URL.Path):
+			s.pageGuards(w, r, next)
+			return
 		default:
 			next.ServeHTTP(w, r)
 			return
@@ -183,6 +186,55 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// pageGuards applies to the hosted pages what apiGuards applies to the API,
+// answered with a page: the Origin check on every POST (the forms' CSRF
+// tokens are checked by the handlers too), and rate limits, under which the
+// sign-in, sign-up, reset and account forms count like their JSON
+// endpoints.
+func (s *Server) pageGuards(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	w.Header().Set("Cache-Control", "no-store")
+	bucket := pageRateBucket(r)
+	if r.Method == http.MethodPost {
+		if e := s.checkOrigin(r, bucket); e != nil {
+			s.log.Info("page form refused", "reason", e.Code, "route", r.URL.Path, "ip", ipFrom(r))
+			s.errorPage(w, r, http.StatusForbidden, web.M("error.origin.heading"), web.M("error.origin.text"), "")
+			return
+		}
+	}
+	if s.limiter != nil {
+		ok, retry := s.limiter.Allow(rateKey(ipFrom(r))+"|"+ratelimit.Bucket(bucket), ratelimit.RuleFor(bucket))
+		if !ok {
+			secs := int((retry + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			s.metrics.RateHits.WithLabelValues(ratelimit.Bucket(bucket)).Inc()
+			s.errorPage(w, r, http.StatusTooManyRequests, web.M("error.rate.heading"), web.M("error.rate.text", secs), "")
+			return
+		}
+	}
+	next.ServeHTTP(w, r)
+}
+
+// htmlHeaders sets the security headers of every HTML page: a CSP without
+// inline script or style (pages load only their own stylesheet; images may
+// come from https, for the brand's logo and users' pictures), no framing,
+// and forms that may only lead to this server and the given extra sources
+// (form-action also governs the redirects after a post, e.g. to a client's
+// redirect URI). The Referrer-Policy keeps URLs, which may carry reset
+// tokens or authorization requests, from other sites while still letting
+// browsers send Origin on posts (no-referrer would make it "null").
+func htmlHeaders(h http.Header, formTargets ...string) {
+	formAction := "'self'"
+	for _, t := range formTargets {
+		formAction += " " + t
+	}
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "+
+		"frame-ancestors 'none'; form-action "+formAction+"; base-uri 'none'")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
 }
 
 // machineEndpoint lists the OAuth endpoints that relying parties call.

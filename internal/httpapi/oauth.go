@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,10 +14,12 @@ import (
 	"github.com/auther/auther/internal/keys"
 	"github.com/auther/auther/internal/oidc"
 	"github.com/auther/auther/internal/store"
+	"github.com/auther/auther/internal/web"
 )
 
 // Endpoints of the OpenID Connect provider, all under /api/auth except the
-// root discovery and JWKS documents and the sign-in page.
+// root discovery and JWKS documents. The pages it shows (consent, errors,
+// the end-session confirmation) are rendered by pages.go.
 
 func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := s.oidc.Issuer
@@ -71,7 +71,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	req, page, rerr := s.oidc.ParseAuthorize(r.Context(), r.URL.Query())
 	if page != nil {
 		s.log.Info("authorize refused", "reason", page.Code, "detail", page.Description)
-		s.errorPage(w, r, http.StatusBadRequest, "This sign-in link is not valid", page.Description)
+		s.errorPage(w, r, http.StatusBadRequest, web.M("error.authorize.heading"), web.M("error.authorize.text"), page.Description)
 		return
 	}
 	if rerr != nil {
@@ -113,7 +113,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		q.Del("prompt")
 		q.Del("max_age") // the session was already checked against it
-		s.consentPage(w, req, c, q.Encode())
+		s.consentPage(w, r, req, c, q.Encode())
 		return
 	}
 	code, err := s.oidc.IssueCode(r.Context(), req, &c.User, &c.Session)
@@ -133,39 +133,6 @@ func (s *Server) consentToken(sessionID, request string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-var scopeWords = map[string]string{
-	"openid":         "Know who you are (your account id)",
-	"profile":        "See your name and picture",
-	"email":          "See your email address",
-	"offline_access": "Stay signed in when you are away",
-}
-
-var consentTmpl = template.Must(template.New("consent").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Allow {{.Client}}?</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}
-button{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:.4rem;border:1px solid #555;background:#fff}
-button[value=accept]{background:#1d4ed8;color:#fff;border-color:#1d4ed8}
-@media (prefers-color-scheme:dark){body{background:#111;color:#eee}button{background:#222;color:#eee}}</style></head>
-<body><main><h1>Allow {{.Client}} to:</h1><ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
-<p>Signed in as {{.Email}}.</p>
-<form method="post" action="/api/auth/oauth2/consent">
-<input type="hidden" name="request" value="{{.Request}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
-<button type="submit" name="decision" value="accept">Allow</button><button type="submit" name="decision" value="deny">Deny</button>
-</form></main></body></html>`))
-
-func (s *Server) consentPage(w http.ResponseWriter, req *oidc.AuthRequest, c *auth.Current, request string) {
-	var words []string
-	for _, sc := range req.Scopes {
-		words = append(words, scopeWords[sc])
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-	w.Header().Set("X-Frame-Options", "DENY")
-	consentTmpl.Execute(w, map[string]any{"Client": req.Client.Name, "Scopes": words, "Email": c.User.Email,
-		"Request": request, "CSRF": s.consentToken(c.Session.ID, request)})
-}
-
 func (s *Server) consent(w http.ResponseWriter, r *http.Request, c *auth.Current) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
@@ -174,16 +141,16 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, c *auth.Current
 	}
 	request := r.PostForm.Get("request")
 	if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(s.consentToken(c.Session.ID, request))) {
-		s.errorPage(w, r, http.StatusForbidden, "This form has expired", "Start signing in to the application again.")
+		s.errorPage(w, r, http.StatusForbidden, web.M("error.csrf.heading"), web.M("error.consent_expired.text"), "")
 		return
 	}
 	q, _ := url.ParseQuery(request)
 	req, page, rerr := s.oidc.ParseAuthorize(r.Context(), q)
 	if page != nil || rerr != nil {
-		s.errorPage(w, r, http.StatusBadRequest, "This sign-in request is not valid", "Start again from the application.")
+		s.errorPage(w, r, http.StatusBadRequest, web.M("error.consent_invalid.heading"), web.M("error.authorize.text"), "")
 		return
 	}
-	if r.PostForm.Get("decision") != "accept" {
+	if r.PostForm.Get("decision") != "approve" {
 		s.log.Info("consent denied", "client_id", req.Client.ID, "user_id", c.User.ID)
 		s.authRedirect(w, req, "error", "access_denied", "error_description", "the user denied the request")
 		return
@@ -360,12 +327,12 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	}
 	clientID, _, sid, hinted := s.oidc.IDTokenHint(q.Get("id_token_hint"))
 	if q.Get("id_token_hint") != "" && !hinted {
-		s.errorPage(w, r, http.StatusBadRequest, "This sign-out link is not valid", "The id_token_hint was not issued here.")
+		s.errorPage(w, r, http.StatusBadRequest, web.M("error.logout.heading"), web.M("error.logout.text"), "id_token_hint was not issued here")
 		return
 	}
 	if cid := q.Get("client_id"); cid != "" {
 		if hinted && cid != clientID {
-			s.errorPage(w, r, http.StatusBadRequest, "This sign-out link is not valid", "client_id does not match the id_token_hint.")
+			s.errorPage(w, r, http.StatusBadRequest, web.M("error.logout.heading"), web.M("error.logout.text"), "client_id does not match the id_token_hint")
 			return
 		}
 		clientID = cid
@@ -374,7 +341,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	if pl := q.Get("post_logout_redirect_uri"); pl != "" {
 		cl, err := s.store.GetClient(r.Context(), clientID)
 		if err != nil || !oidc.MatchRedirect(cl.PostLogoutRedirectURIs, pl) {
-			s.errorPage(w, r, http.StatusBadRequest, "This sign-out link is not valid", "post_logout_redirect_uri is not registered.")
+			s.errorPage(w, r, http.StatusBadRequest, web.M("error.logout.heading"), web.M("error.logout.text"), "post_logout_redirect_uri is not registered")
 			return
 		}
 		target = pl
@@ -387,7 +354,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 			redirect(w, target)
 			return
 		}
-		s.messagePage(w, http.StatusOK, "You are signed out", "You can close this window.")
+		s.messagePage(w, r, http.StatusOK, web.M("signout.done.heading"), web.M("signout.done.text"), "", nil)
 	}
 	c, err := s.current(w, r, false)
 	if err != nil {
@@ -398,7 +365,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		hmac.Equal([]byte(q.Get("csrf")), []byte(s.consentToken(c.Session.ID, "logout")))
 	matched := hinted && (sid == "" || sid == c.Session.ID)
 	if !matched && !confirmed {
-		s.logoutConfirmPage(w, q, s.consentToken(c.Session.ID, "logout"))
+		s.logoutConfirmPage(w, r, c, q, s.consentToken(c.Session.ID, "logout"), target)
 		return
 	}
 	if matched {
@@ -408,126 +375,6 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	s.cookies.clear(w)
 	s.log.Info("signed out by relying party", "client_id", clientID, "user_id", c.User.ID, "confirmed", confirmed)
 	done()
-}
-
-var logoutTmpl = template.Must(template.New("logout").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign out?</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}button{font-size:1rem;padding:.6rem 1.2rem}
-@media (prefers-color-scheme:dark){body{background:#111;color:#eee}}</style></head>
-<body><main><h1>Sign out?</h1><form method="post" action="/api/auth/oauth2/end-session">
-{{range $k, $v := .Fields}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
-<button type="submit" name="confirm" value="1">Sign out</button></form></main></body></html>`))
-
-func (s *Server) logoutConfirmPage(w http.ResponseWriter, q url.Values, csrf string) {
-	fields := map[string]string{"csrf": csrf}
-	for _, k := range []string{"post_logout_redirect_uri", "state", "client_id"} {
-		if v := q.Get(k); v != "" {
-			fields[k] = v
-		}
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-	w.Header().Set("Cache-Control", "no-store")
-	logoutTmpl.Execute(w, map[string]any{"Fields": fields})
-}
-
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.Title}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}
-@media (prefers-color-scheme:dark){body{background:#111;color:#eee}}</style></head>
-<body><main><h1>{{.Title}}</h1><p>{{.Text}}</p>{{if .Ref}}<p><small>Reference: {{.Ref}}</small></p>{{end}}</main></body></html>`))
-
-func (s *Server) messagePage(w http.ResponseWriter, status int, title, text string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	w.WriteHeader(status)
-	pageTmpl.Execute(w, map[string]string{"Title": title, "Text": text})
-}
-
-// errorPage shows an error without redirecting, with a reference id that
-// is also logged.
-func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text string) {
-	ref := errorRef()
-	s.log.Info("error page", "ref", ref, "route", r.Pattern, "title", title)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	w.WriteHeader(status)
-	pageTmpl.Execute(w, map[string]string{"Title": title, "Text": text, "Ref": ref})
-}
-
-func errorRef() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-var signInTmpl = template.Must(template.New("signin").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in</title>
-<style>body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem}
-label{display:block;margin:.8rem 0 .2rem}input{width:100%;font-size:1rem;padding:.5rem;box-sizing:border-box}
-button{margin-top:1rem;font-size:1rem;padding:.6rem 1.2rem}
-@media (prefers-color-scheme:dark){body{background:#111;color:#eee}}</style></head>
-<body><main><h1>Sign in</h1>{{if .Error}}<p role="alert" aria-live="assertive">{{.Error}}</p>{{end}}
-<form method="post" action="/sign-in"><input type="hidden" name="return" value="{{.Return}}">
-<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}" autofocus>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form></main></body></html>`))
-
-// safeReturn accepts only a return to the authorization endpoint, so the
-// sign-in page cannot be used as an open redirect.
-func safeReturn(ret string) string {
-	if strings.HasPrefix(ret, "/api/auth/oauth2/authorize?") && !strings.ContainsAny(ret, "\\\r\n\t") {
-		return ret
-	}
-	return ""
-}
-
-func (s *Server) signInPage(w http.ResponseWriter, r *http.Request, status int, email, ret, msg string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	signInTmpl.Execute(w, map[string]string{"Return": ret, "Email": email, "Error": msg})
-}
-
-// signInForm is the plain server-rendered sign-in used by the authorization
-// flow (the full pages are a later issue).
-func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
-	ret := safeReturn(r.URL.Query().Get("return"))
-	if r.Method == http.MethodGet {
-		s.signInPage(w, r, 200, r.URL.Query().Get("login_hint"), ret, "")
-		return
-	}
-	if e := s.checkOrigin(r, "/sign-in"); e != nil {
-		s.errorPage(w, r, http.StatusForbidden, "Sign-in refused", "This form was not sent from this site.")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
-		s.signInPage(w, r, 400, "", "", "The form could not be read.")
-		return
-	}
-	ret = safeReturn(r.PostForm.Get("return"))
-	email := r.PostForm.Get("email")
-	_, iss, err := s.auth.SignIn(r.Context(), email, r.PostForm.Get("password"), true, meta(r))
-	if err != nil {
-		msg := "Wrong email or password."
-		if errors.Is(err, auth.ErrEmailNotVerified) {
-			msg = "Verify your email address first: we have sent you a new link."
-		} else if !errors.Is(err, auth.ErrInvalidCredentials) && !errors.Is(err, auth.ErrInvalidEmail) {
-			s.fail(w, r, err)
-			return
-		}
-		s.signInPage(w, r, 401, email, ret, msg)
-		return
-	}
-	s.issue(w, iss.Token, true)
-	if ret == "" {
-		s.messagePage(w, 200, "You are signed in", "You can close this window.")
-		return
-	}
-	redirect(w, ret)
 }
 
 // listConsents shows the signed-in user which clients they approved.

@@ -63,7 +63,7 @@ func TestConsentIsRememberedAndRevocable(t *testing.T) {
 		t.Errorf("deny: %s", deny.Header.Get("Location"))
 	}
 	// A forged consent form (wrong CSRF token) is refused.
-	forged := b.postForm("/api/auth/oauth2/consent", url.Values{"request": {htmlUnescape(m[0][2])}, "csrf": {"forged"}, "decision": {"accept"}})
+	forged := b.postForm("/api/auth/oauth2/consent", url.Values{"request": {htmlUnescape(m[0][2])}, "csrf": {"forged"}, "decision": {"approve"}})
 	if forged.Status != 403 {
 		t.Errorf("forged consent: %d", forged.Status)
 	}

@@ -428,7 +428,7 @@ func TestOIDCAuthorizePromptAndConsentErrors(t *testing.T) {
 				form := url.Values{m[0][1]: {htmlUnescape(m[0][2])}, m[1][1]: {htmlUnescape(m[1][2])}, "decision": {"deny"}}
 				wantRedirectError(t, f.o, f.browser.postForm("/api/auth/oauth2/consent", form), c.redirect, "access_denied", "st-1")
 				// A forged decision (bad CSRF token) is refused without a redirect.
-				form.Set("decision", "accept")
+				form.Set("decision", "approve")
 				form.Set("csrf", "forged")
 				if r := f.browser.postForm("/api/auth/oauth2/consent", form); r.Status != http.StatusForbidden || r.Header.Get("Location") != "" {
 					t.Errorf("forged consent: %d %s", r.Status, r.Header.Get("Location"))
@@ -897,8 +897,8 @@ func TestOIDCAuthorizeReauthenticationCompletes(t *testing.T) {
 							}
 							t.Fatalf("%s: sent to sign-in %d times, want %d (%s)", c.name, signIns, c.wantSignIns, what)
 						}
-						r2 := f.browser.postForm("/sign-in", url.Values{"email": {f.email}, "password": {pw}, "return": {loc.Query().Get("return")}})
-						if r2.Status != http.StatusFound {
+						r2 := f.browser.signInForm(loc.Query().Get("return"), f.email, pw)
+						if r2.Status != http.StatusSeeOther {
 							t.Fatalf("sign-in: %d %s", r2.Status, r2.Body)
 						}
 						f.o.clock.Advance(300 * time.Millisecond) // the redirect back takes a moment

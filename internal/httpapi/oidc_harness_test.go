@@ -84,9 +84,8 @@ func (o *oidcEnv) browse(t *testing.T, c *client, authURL, email, password strin
 			lu, _ := url.Parse(loc)
 			switch {
 			case lu.Path == "/sign-in":
-				form := url.Values{"email": {email}, "password": {password}, "return": {lu.Query().Get("return")}}
-				r2 := c.postForm("/sign-in", form)
-				if r2.Status != http.StatusFound {
+				r2 := c.signInForm(lu.Query().Get("return"), email, password)
+				if r2.Status != http.StatusSeeOther {
 					t.Fatalf("sign-in form: %d %s", r2.Status, r2.Body)
 				}
 				next = r2.Header.Get("Location")
@@ -100,7 +99,7 @@ func (o *oidcEnv) browse(t *testing.T, c *client, authURL, email, password strin
 			if len(m) != 2 {
 				t.Fatalf("expected the consent page, got:\n%s", r.Body)
 			}
-			form := url.Values{m[0][1]: {htmlUnescape(m[0][2])}, m[1][1]: {htmlUnescape(m[1][2])}, "decision": {"accept"}}
+			form := url.Values{m[0][1]: {htmlUnescape(m[0][2])}, m[1][1]: {htmlUnescape(m[1][2])}, "decision": {"approve"}}
 			r2 := c.postForm("/api/auth/oauth2/consent", form)
 			if r2.Status != http.StatusFound {
 				t.Fatalf("consent: %d %s", r2.Status, r2.Body)

@@ -105,8 +105,9 @@ func TestDisabledClientTokensStopAtOnce(t *testing.T) {
 func TestSignInFormIsRateLimited(t *testing.T) {
 	o := newOIDCEnvWith(t, testdb.SQLite(t), func(opts *httpapi.Options) { opts.RateLimit = true })
 	c := o.client()
+	tok := c.formToken("/sign-in") // fetching the form does not count
 	for i := range 4 {
-		r := c.postForm("/sign-in", url.Values{"email": {"x@example.com"}, "password": {"guess-guess"}})
+		r := c.postForm("/sign-in", url.Values{"csrf": {tok}, "email": {"x@example.com"}, "password": {"guess-guess"}})
 		want := 401 // the form's answer to a wrong password
 		if i == 3 {
 			want = 429

@@ -18,6 +18,7 @@ import (
 	"github.com/auther/auther/internal/ratelimit"
 	"github.com/auther/auther/internal/session"
 	"github.com/auther/auther/internal/store"
+	"github.com/auther/auther/internal/web"
 	"github.com/auther/auther/internal/webhook"
 )
 
@@ -46,6 +47,9 @@ type Options struct {
 	// is woken by replays (nil: no webhook admin API).
 	Webhooks  *webhook.Manager
 	Deliverer *webhook.Worker
+	// Brand is the product name, logo and accent colour of the hosted
+	// pages (zero: Auther's own).
+	Brand web.Brand
 }
 
 // Server is the HTTP API.
@@ -67,6 +71,9 @@ type Server struct {
 	hooks     *webhook.Manager
 	deliverer *webhook.Worker
 	handler   http.Handler
+	// web renders the hosted pages; csrfCookie names their CSRF cookie.
+	web        *web.Renderer
+	csrfCookie string
 }
 
 // New builds the API.
@@ -92,6 +99,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.RateLimit {
 		s.limiter = ratelimit.New(o.Clock)
+	}
+	if err := s.initPages(o); err != nil {
+		return nil, err
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -158,7 +168,6 @@ func (s *Server) routes() http.Handler {
 		api("POST", "/oauth2/revoke", s.revoke)
 		api("POST", "/oauth2/introspect", s.introspect)
 		mux.HandleFunc("/api/auth/oauth2/end-session", s.endSession)
-		mux.HandleFunc("/sign-in", s.signInForm)
 		api("POST", "/oauth2/register", s.register)
 		api("GET", "/oauth2/get-consents", s.withSession(s.listConsents))
 		api("POST", "/oauth2/delete-consent", s.withSession(s.deleteConsent))
@@ -173,6 +182,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/admin/users/{id}", s.withAdmin(s.adminGetUser))
 	mux.Handle("DELETE /api/admin/users/{id}", s.withAdmin(s.adminDeleteUser))
 	s.webhookRoutes(mux)
+	s.pageRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
