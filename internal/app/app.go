@@ -188,5 +188,5 @@ func Webhooks(c *config.Config, st *sqlstore.Store, secret string, clk clock.Clo
 		return nil, nil, err
 	}
 	mgr := &webhook.Manager{Store: st, Box: box, Clock: clk, Overlap: c.WebhookSecretOverlap}
-	return mgr, &webhook.Worker{Store: st, Endpoints: mgr, Clock: clk, Log: log, RetryFor: c.WebhookRetryFor, Batch: c.WebhookConcurrency}, nil
+	return mgr, &webhook.Worker{Store: st, Endpoints: mgr, Clock: clk, Log: log, RetryFor: c.WebhookRetryFor, FirstRetry: c.WebhookFirstRetry, Batch: c.WebhookConcurrency}, nil
 }

@@ -54,6 +54,7 @@ type Config struct {
 	MailTemplates         string
 	MailRetryFor          time.Duration
 	WebhookRetryFor       time.Duration
+	WebhookFirstRetry     time.Duration
 	WebhookSecretOverlap  time.Duration
 	WebhookRetention      time.Duration
 	WebhookConcurrency    int
@@ -174,6 +175,7 @@ var Keys = []Key{
 	{"mail-templates", "", "Folder whose files override the built-in mail templates by name (see internal/mail/templates).", str(func(c *Config) *string { return &c.MailTemplates })},
 	{"mail-retry-for", "24h", "How long undeliverable mail is retried (with exponential backoff) before it is marked failed.", dur(func(c *Config) *time.Duration { return &c.MailRetryFor })},
 	{"webhook-retry-for", "24h", "How long a failing webhook delivery is retried (exponential backoff with jitter) before it is marked dead.", dur(func(c *Config) *time.Duration { return &c.WebhookRetryFor })},
+	{"webhook-first-retry", "10s", "Wait before the first retry of a failed webhook delivery; later waits double, up to an hour.", dur(func(c *Config) *time.Duration { return &c.WebhookFirstRetry })},
 	{"webhook-secret-overlap", "24h", "After a webhook secret is rotated, how long the old secret keeps signing next to the new one.", dur(func(c *Config) *time.Duration { return &c.WebhookSecretOverlap })},
 	{"webhook-retention", "168h", "How long delivered and dead webhook events are kept (for replay) before the sweeper removes them.", dur(func(c *Config) *time.Duration { return &c.WebhookRetention })},
 	{"webhook-concurrency", "16", "How many webhook deliveries are sent at once.", integer(func(c *Config) *int { return &c.WebhookConcurrency })},

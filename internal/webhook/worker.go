@@ -33,6 +33,9 @@ type Worker struct {
 	// RetryFor is how long a failing delivery is retried, from its first
 	// attempt or last replay, before it is marked dead (default 24 h).
 	RetryFor time.Duration
+	// FirstRetry is the wait before the first retry; later waits double up
+	// to an hour (default 10 s).
+	FirstRetry time.Duration
 	// Batch is how many deliveries are claimed and sent concurrently
 	// (default 16). A claim never holds two events of one subject for one
 	// endpoint, so concurrency never reorders a user's events.
@@ -63,6 +66,9 @@ func (w *Worker) defaults() {
 		}
 		if w.RetryFor == 0 {
 			w.RetryFor = 24 * time.Hour
+		}
+		if w.FirstRetry == 0 {
+			w.FirstRetry = 10 * time.Second
 		}
 		if w.Batch == 0 {
 			w.Batch = 16
@@ -126,10 +132,10 @@ func (w *Worker) Once(ctx context.Context) int {
 	return len(batch)
 }
 
-// backoff is the wait before attempt n+1: 10 s doubling to at most 1 h,
+// backoff is the wait before attempt n+1: first doubling to at most 1 h,
 // with ±20 % jitter so retries to one receiver spread out.
-func backoff(attempts int) time.Duration {
-	d := 10 * time.Second
+func backoff(first time.Duration, attempts int) time.Duration {
+	d := first
 	for i := 1; i < attempts && d < time.Hour; i++ {
 		d *= 2
 	}
@@ -205,7 +211,7 @@ func (w *Worker) deliver(ctx context.Context, d store.Delivery) {
 	case d.Endpoint.RetryPolicy == store.RetryNone, now.Sub(d.RetryFrom) >= w.RetryFor:
 		out.Status, outcome = store.DeliveryDead, "dead"
 	default:
-		out.Status, out.NextAttemptAt, outcome = store.DeliveryPending, now.Add(backoff(d.Attempts)), "retry"
+		out.Status, out.NextAttemptAt, outcome = store.DeliveryPending, now.Add(backoff(w.FirstRetry, d.Attempts)), "retry"
 	}
 	a := &store.DeliveryAttempt{ID: id.New(), DeliveryID: d.ID, StatusCode: res.StatusCode, Error: truncate(res.Err, 1000),
 		Duration: res.Duration, Response: res.Response, CreatedAt: now.Truncate(time.Millisecond)}
