@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -102,8 +103,11 @@ func (b *Browser) Open(u string) (int64, error) {
 
 // Fill replaces the value of the input sel by typing v into it.
 func (b *Browser) Fill(sel, v string) error {
+	q, _ := json.Marshal(sel)
 	return b.Do(chromedp.WaitVisible(chromedp.CSS(sel)),
-		chromedp.SetValue(chromedp.CSS(sel), ""),
+		// Empty it first (SetValue cannot set "": the empty argument is
+		// dropped on the way to the browser).
+		chromedp.Evaluate[chromedp.Void](`document.querySelector(`+string(q)+`).value = ""`),
 		chromedp.SendKeys(chromedp.CSS(sel), v))
 }
 

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/auther/auther/internal/browsertest"
@@ -89,6 +90,14 @@ func run(out, chromium string) error {
 		return fmt.Errorf("launching %s: %w", chromium, err)
 	}
 	defer b.Close()
+	// The account page names each device from its user agent: show a
+	// desktop browser rather than "Headless Chrome".
+	bctx, bcancel := b.Step()
+	defer bcancel()
+	if _, err := chromedp.Call(bctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
+		UserAgent: desktopUA, AcceptLanguage: "en"}); err != nil {
+		return err
+	}
 
 	s := &shooter{out: out, a: a, b: b, box: box}
 	if err := s.walk(clientID, rp.CallbackURL); err != nil {
@@ -99,6 +108,11 @@ func run(out, chromium string) error {
 	}
 	return nil
 }
+
+const (
+	desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+	phoneUA   = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
 
 const (
 	name     = "Ada Lovelace"
@@ -248,7 +262,7 @@ func (s *shooter) signInElsewhere(email, password string) error {
 	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
 	req, _ := http.NewRequest(http.MethodPost, s.a.URL+"/api/auth/sign-in/email", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1")
+	req.Header.Set("User-Agent", phoneUA)
 	c := &http.Client{Timeout: browsertest.StepTimeout}
 	resp, err := c.Do(req)
 	if err != nil {
