@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/auther/auther/internal/store"
@@ -248,28 +249,31 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
+		if len(ids) == 0 {
+			return nil
+		}
+		// One read for the whole batch: the claimed rows with their payloads.
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		rows, err = tx.QueryContext(ctx, s.d.q(`SELECT `+deliveryCols+`, ev.payload FROM webhook_delivery d
+			JOIN webhook_event ev ON ev.seq = d.event_seq WHERE d.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`), args...)
+		if err != nil {
+			return err
+		}
+		if out, err = scanDeliveries(rows, true); err != nil {
+			return err
+		}
 		endpoints := map[string]*store.WebhookEndpoint{}
-		for _, id := range ids {
-			rows, err := tx.QueryContext(ctx, s.d.q(`SELECT `+deliveryCols+`, ev.payload FROM webhook_delivery d
-				JOIN webhook_event ev ON ev.seq = d.event_seq WHERE d.id = ?`), id)
-			if err != nil {
-				return err
-			}
-			ds, err := scanDeliveries(rows, true)
-			if err != nil {
-				return err
-			}
-			if len(ds) != 1 {
-				continue
-			}
-			d := ds[0]
+		for i := range out {
+			d := &out[i]
 			if endpoints[d.EndpointID] == nil {
 				if endpoints[d.EndpointID], err = s.getEndpoint(ctx, tx, d.EndpointID, ""); err != nil {
 					return err
 				}
 			}
 			d.Endpoint = endpoints[d.EndpointID]
-			out = append(out, d)
 		}
 		return nil
 	})
