@@ -16,7 +16,7 @@ import (
 )
 
 func TestVerifyValidTokenPerAlgorithm(t *testing.T) {
-	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+	for _, alg := range []string{"RS256", "ES256", "EdDSA", "PS256"} {
 		t.Run(alg, func(t *testing.T) {
 			k := newKey(t, alg)
 			is := newIssuer(t, k)
@@ -244,6 +244,18 @@ func TestVerifyTamperedAndMalformed(t *testing.T) {
 	}
 	if _, err := v.Verify(ctx, k.sign(t, is.claims(clk.Now(), "u"), withKid(""))); !errors.Is(err, sdk.ErrUnknownKey) {
 		t.Fatalf("no kid: %v", err)
+	}
+	// A critical header extension the verifier does not understand.
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: k.priv},
+		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", k.kid).WithHeader("x-ext", "1").WithCritical("x-ext"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = json.Marshal(is.claims(clk.Now(), "u"))
+	jws, _ := s.Sign(body)
+	crit, _ := jws.CompactSerialize()
+	if _, err := v.Verify(ctx, crit); !errors.Is(err, sdk.ErrMalformed) {
+		t.Fatalf("crit header: %v", err)
 	}
 }
 

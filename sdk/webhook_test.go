@@ -116,6 +116,14 @@ func newReceiver(t *testing.T, cfg sdk.WebhookConfig) *receiver {
 	return rc
 }
 
+// newWebhookServer serves WebhookHandler(cfg) and returns its URL.
+func newWebhookServer(t *testing.T, cfg sdk.WebhookConfig) string {
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(sdk.WebhookHandler(cfg))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 func (rc *receiver) appliedIDs() []string {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
