@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,8 +121,16 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT `+clientCols+` FROM oauth_client WHERE id = ?`+s.forUpdate()), id).Scan(clientDest(&c)...); err != nil {
 			return nil, err
 		}
+		before := c
+		before.RedirectURIs, before.PostLogoutRedirectURIs = slices.Clone(c.RedirectURIs), slices.Clone(c.PostLogoutRedirectURIs)
+		before.GrantTypes, before.Scopes = slices.Clone(c.GrantTypes), slices.Clone(c.Scopes)
 		if err := fn(&c); err != nil {
 			return nil, err
+		}
+		same := c
+		same.UpdatedAt = before.UpdatedAt
+		if reflect.DeepEqual(same, before) {
+			return nil, nil // nothing changed (e.g. the clients file re-applied at start)
 		}
 		args := append(s.clientArgs(&c), id)
 		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE oauth_client SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,

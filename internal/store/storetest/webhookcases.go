@@ -28,6 +28,7 @@ var webhookCases = []struct {
 	{"DeliveryLeaseAndOutcomes", testDeliveryOutcomes},
 	{"ConcurrentDeliveryClaimsAreDisjoint", testConcurrentDeliveryClaims},
 	{"DeleteOldEventsKeepsPending", testDeleteOldEvents},
+	{"ClientEventsOnlyForChanges", testClientEvents},
 }
 
 func newEndpoint(t *testing.T, s store.Store, types ...string) *store.WebhookEndpoint {
@@ -361,5 +362,35 @@ func testDeleteOldEvents(t *testing.T, s store.Store) {
 	}
 	if left := pending(t, s, e.ID); len(left) != 1 {
 		t.Fatalf("pending after sweep: %+v", left)
+	}
+}
+
+func testClientEvents(t *testing.T, s store.Store) {
+	c := &store.Client{ID: "billing", Name: "Billing", RedirectURIs: []string{"https://b.example/cb"}, GrantTypes: []string{"authorization_code"},
+		Scopes: []string{"openid"}, CreatedAt: now(), UpdatedAt: now()}
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	// Re-applying the same settings (as the clients file does at every
+	// start) announces nothing.
+	if _, err := s.UpdateClient(ctx, c.ID, func(c *store.Client) error { c.UpdatedAt = now().Add(time.Second); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateClient(ctx, c.ID, func(c *store.Client) error {
+		c.RedirectURIs = append(c.RedirectURIs, "https://b.example/cb2")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteClient(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{event.ClientCreated, event.ClientUpdated, event.ClientDeleted}
+	if got := eventTypes(t, s); !slices.Equal(got, want) {
+		t.Fatalf("client events = %v, want %v", got, want)
+	}
+	evs, _ := s.ListEvents(ctx, 0, 10)
+	if !strings.Contains(string(evs[2].Payload), `"clientId":"billing","name":"Billing"`) {
+		t.Fatalf("client.deleted = %s", evs[2].Payload)
 	}
 }
