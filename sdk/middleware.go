@@ -164,6 +164,8 @@ func describe(err error) string {
 		{ErrUnknownKey, "unknown signing key"},
 		{ErrSignature, "invalid signature"},
 		{ErrClaims, "invalid claims"},
+		{ErrUserDeleted, "user deleted"},
+		{ErrNotAUser, "not a user token"},
 	} {
 		if errors.Is(err, e.err) {
 			return e.msg
