@@ -167,10 +167,14 @@ func Reconcile(ctx context.Context, shadow *ShadowStore, admin *AdminClient) (Re
 	return (&Reconciler{Shadow: shadow, Admin: admin}).Run(ctx)
 }
 
-// Run walks the shadow table in id order alongside Auther's user list
-// (same order), so that most users cost no request of their own. A shadow
-// row the list does not show is looked up with GetUser before anything is
-// deleted: only a 404 USER_NOT_FOUND deletes it (and tombstones the id).
+// Run walks the shadow table in id order alongside Auther's user list, so
+// that most users cost no request of their own. A shadow row the list does
+// not show is looked up with GetUser before anything is deleted: only a 404
+// USER_NOT_FOUND deletes it (and tombstones the id). The walk compares ids
+// bytewise; Auther's ids (UUIDv7, lower-case hex) sort the same way under
+// every collation, and ids that sort differently in the app's database
+// (imported mixed-case ids under a linguistic collation) only cost extra
+// GetUser calls, never a wrong result.
 // A row whose email, name, email_verified or image differs from Auther's
 // is rewritten, unless it already holds data newer than the list's. Users
 // Auther has and the app does not are left alone (they are provisioned on

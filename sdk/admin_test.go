@@ -30,6 +30,9 @@ type adminAPI struct {
 	lists    atomic.Int64
 	gets     atomic.Int64
 	maxLimit int
+	// descending lists users in the opposite order from the app's table,
+	// as a database with another collation might.
+	descending bool
 }
 
 func newAdminAPI(t *testing.T, users ...sdk.AdminUser) *adminAPI {
@@ -62,11 +65,14 @@ func newAdminAPI(t *testing.T, users ...sdk.AdminUser) *adminAPI {
 		a.mu.Lock()
 		var ids []string
 		for id := range a.users {
-			if id > after {
+			if after == "" || (!a.descending && id > after) || (a.descending && id < after) {
 				ids = append(ids, id)
 			}
 		}
 		slices.Sort(ids)
+		if a.descending {
+			slices.Reverse(ids)
+		}
 		page := []sdk.AdminUser{}
 		for _, id := range ids {
 			if len(page) == limit {
@@ -231,6 +237,36 @@ func TestReconcileFixesDrift(t *testing.T) {
 		}
 		if n := countRows(t, db, "SELECT COUNT(*) FROM users"); n != 4 {
 			t.Fatalf("%d rows after a failed run", n)
+		}
+	})
+}
+
+func TestReconcileWithListInAnotherOrder(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, d sdk.Dialect) {
+		clk := newClock()
+		s := newShadow(t, db, d, clk)
+		ctx := context.Background()
+		t1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		var users []sdk.AdminUser
+		for i := range 7 {
+			id := "u" + strconv.Itoa(i)
+			if _, _, err := s.EnsureFromClaims(ctx, &sdk.Claims{Subject: id}); err != nil {
+				t.Fatal(err)
+			}
+			if i != 3 { // u3 was deleted in Auther
+				users = append(users, adminUser(id, id+"@example.com", "User "+id, true, nil, t1))
+			}
+		}
+		api := newAdminAPI(t, users...)
+		api.descending = true
+		rep, err := (&sdk.Reconciler{Shadow: s, Admin: api.client(), PageSize: 3}).Run(ctx)
+		if err != nil || rep != (sdk.ReconcileReport{Checked: 7, Updated: 6, Deleted: 1}) {
+			t.Fatalf("%+v %v", rep, err)
+		}
+		for _, u := range users {
+			if got, err := s.Get(ctx, u.ID); err != nil || got.Name != u.Name {
+				t.Fatalf("%s: %+v %v", u.ID, got, err)
+			}
 		}
 	})
 }

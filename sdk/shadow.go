@@ -252,8 +252,8 @@ func (s *ShadowStore) Get(ctx context.Context, id string) (*ShadowUser, error) {
 	return u, err
 }
 
-// List returns up to limit shadow rows with ids above after, in byte order
-// of id (the order of Auther's admin list).
+// List returns up to limit shadow rows with ids above after, in the
+// database's order of id (keyset pagination on the primary key).
 func (s *ShadowStore) List(ctx context.Context, after string, limit int) ([]ShadowUser, error) {
 	if err := s.check(); err != nil {
 		return nil, err
@@ -261,11 +261,7 @@ func (s *ShadowStore) List(ctx context.Context, after string, limit int) ([]Shad
 	if limit <= 0 {
 		limit = 100
 	}
-	order := "id"
-	if s.Dialect == Postgres {
-		order = `id COLLATE "C"`
-	}
-	rows, err := s.DB.QueryContext(ctx, s.q(`SELECT `+userColumns+` FROM $U WHERE `+order+` > ? ORDER BY `+order+` LIMIT ?`), after, limit)
+	rows, err := s.DB.QueryContext(ctx, s.q(`SELECT `+userColumns+` FROM $U WHERE id > ? ORDER BY id LIMIT ?`), after, limit)
 	if err != nil {
 		return nil, err
 	}
