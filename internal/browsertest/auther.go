@@ -8,7 +8,6 @@ package browsertest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -183,6 +182,3 @@ func (a *Auther) RegisterClient(ctx context.Context, name string, redirectURIs .
 	}
 	return c.ID, secret, nil
 }
-
-// ErrNoChromium is returned by ChromiumPath when no browser is installed.
-var ErrNoChromium = errors.New("chromium is not installed (apt-get install chromium)")

@@ -3,6 +3,7 @@ package browsertest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 )
+
+// ErrNoChromium is returned by ChromiumPath when no browser is installed.
+var ErrNoChromium = errors.New("chromium is not installed (apt-get install chromium)")
 
 // ChromiumPath returns Debian's chromium (/usr/bin/chromium), or the first
 // chromium on PATH, or ErrNoChromium.
