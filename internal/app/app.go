@@ -30,6 +30,7 @@ import (
 	"github.com/auther/auther/internal/session"
 	"github.com/auther/auther/internal/store/sqlstore"
 	"github.com/auther/auther/internal/verification"
+	"github.com/auther/auther/internal/web"
 )
 
 // NewLogger builds the process logger from the config.
@@ -43,6 +44,11 @@ func NewLogger(c *config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Brand is how the hosted pages present the deployment.
+func Brand(c *config.Config) web.Brand {
+	return web.Brand{Name: c.ProductName, LogoURL: c.BrandLogoURL, Accent: c.BrandAccentColor}
 }
 
 // SQLitePath is where the embedded database lives.

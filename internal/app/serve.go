@@ -111,7 +111,7 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 		CookiePrefix: c.CookiePrefix, RateLimit: c.RateLimit, TrustedProxyHeader: c.TrustedProxyHeader,
 		Metrics: met, Logger: log, Clock: clk, Keys: km, OIDC: provider,
 		DynamicRegistration: c.DynamicRegistration, RegistrationSecret: c.SignupSecret,
-		Webhooks: hooks, Deliverer: deliverer,
+		Webhooks: hooks, Deliverer: deliverer, Brand: Brand(c),
 	})
 	if err != nil {
 		return err

@@ -50,6 +50,8 @@ type Config struct {
 	ResetRevokesSessions  bool
 	ChangeEmailConfirmOld bool
 	ProductName           string
+	BrandLogoURL          string
+	BrandAccentColor      string
 	MailFrom              string
 	MailTemplates         string
 	MailRetryFor          time.Duration
@@ -170,7 +172,16 @@ var Keys = []Key{
 	{"email-otp", "on", "Six-digit codes by email for sign-in, verification and password reset.", boolean(func(c *Config) *bool { return &c.EmailOTP })},
 	{"password-reset-revokes-sessions", "on", "A password reset signs the user out everywhere.", boolean(func(c *Config) *bool { return &c.ResetRevokesSessions })},
 	{"change-email-confirm-old", "off", "A verified user's change of email must first be approved from the old address.", boolean(func(c *Config) *bool { return &c.ChangeEmailConfirmOld })},
-	{"product-name", "Auther", "Name used in mail.", str(func(c *Config) *string { return &c.ProductName })},
+	{"product-name", "Auther", "Name used in mail and on the hosted pages.", str(func(c *Config) *string { return &c.ProductName })},
+	{"brand-logo-url", "", "Logo shown on the hosted pages: an https:// URL or a path on this server (empty: the product name alone).", str(func(c *Config) *string { return &c.BrandLogoURL })},
+	{"brand-accent-color", "#1d4ed8", "Accent colour of the hosted pages (#rgb or #rrggbb); text on it stays readable in light and dark mode.", func(c *Config, v string) error {
+		h, ok := strings.CutPrefix(v, "#")
+		if _, err := strconv.ParseUint(h, 16, 32); !ok || err != nil || (len(h) != 3 && len(h) != 6) {
+			return fmt.Errorf("must be a colour like #1d4ed8, not %q", v)
+		}
+		c.BrandAccentColor = v
+		return nil
+	}},
 	{"mail-from", "Auther <no-reply@localhost>", "From address of outgoing mail.", str(func(c *Config) *string { return &c.MailFrom })},
 	{"mail-templates", "", "Folder whose files override the built-in mail templates by name (see internal/mail/templates).", str(func(c *Config) *string { return &c.MailTemplates })},
 	{"mail-retry-for", "24h", "How long undeliverable mail is retried (with exponential backoff) before it is marked failed.", dur(func(c *Config) *time.Duration { return &c.MailRetryFor })},
