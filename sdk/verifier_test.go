@@ -439,3 +439,24 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// FuzzVerify feeds arbitrary strings to Verify: it must never panic, and
+// anything it accepts must carry the claims the issuer signed.
+func FuzzVerify(f *testing.F) {
+	k := newKey(f, "ES256")
+	is := newIssuer(f, k)
+	clk := newClock()
+	v := newVerifier(f, is, clk, func(c *sdk.Config) { c.Algorithms = []string{"ES256", "RS256"}; c.RefreshCooldown = time.Hour })
+	good := k.sign(f, is.claims(clk.Now(), "user-1"))
+	f.Add(good)
+	f.Add(good[:len(good)-3])
+	f.Add(strings.Replace(good, ".", "..", 1))
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add("e30.e30.e30")
+	f.Fuzz(func(t *testing.T, tok string) {
+		c, err := v.Verify(context.Background(), tok)
+		if err == nil && (c.Subject != "user-1" || c.Issuer != is.url()) {
+			t.Fatalf("accepted %q as %+v", tok, c)
+		}
+	})
+}
