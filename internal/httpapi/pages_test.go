@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auther/auther/internal/auth"
 	"github.com/auther/auther/internal/httpapi"
@@ -107,6 +108,10 @@ func TestPagesRenderWithTheirForms(t *testing.T) {
 				}
 			}
 			wantPageHeaders(t, path, r)
+		}
+		// Without mail there is no emailed sign-in to offer.
+		if r := anon.get("/sign-in"); has(r.Body, "sign-in-email") {
+			t.Error("sign-in offers emailed links without mail")
 		}
 		// The stylesheet the pages link is served, and cached for good.
 		css := regexp.MustCompile(`href="(/assets/style\.[0-9a-f]+\.css)"`).FindSubmatch(anon.get("/sign-in").Body)
@@ -631,6 +636,26 @@ func TestAccountPageNeedsASession(t *testing.T) {
 	r := e.client().get("/account")
 	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/sign-in?return=%2Faccount" {
 		t.Errorf("account without a session: %d %s", r.Status, r.Header.Get("Location"))
+	}
+}
+
+// Like list-sessions, the account page lists devices only for a fresh
+// session; an older one is asked to sign in again (the rest still works).
+func TestAccountPageWithAnOldSession(t *testing.T) {
+	e := newEnv(t, testdb.SQLite(t))
+	b := e.client()
+	b.signUp("old@example.com", pw)
+	e.clock.Advance(25 * time.Hour)
+	r := b.get("/account")
+	if r.Status != 200 || has(r.Body, `<ul id="sessions"`) || !has(r.Body, `<a id="sign-in-again" href="/sign-in?return=%2Faccount"`) {
+		t.Fatalf("old session: %d\n%s", r.Status, r.Body)
+	}
+	if !has(r.Body, `<form id="profile"`) || !has(r.Body, `<form id="password"`) {
+		t.Error("an old session cannot edit the profile")
+	}
+	in := b.signInForm("/account", "old@example.com", pw)
+	if r := b.get(in.Header.Get("Location")); !has(r.Body, `<ul id="sessions"`) {
+		t.Error("signing in again does not show the devices")
 	}
 }
 
