@@ -359,7 +359,11 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 	ret := pageReturn(q.Get("return"))
 	p := s.signInBase(w, r, ret)
 	p.Values["email"] = q.Get("login_hint")
-	if q.Get("error") != "" { // a magic link that failed comes back here
+	switch q.Get("error") { // a magic link that failed comes back here
+	case "":
+	case "new_user_signup_disabled":
+		p.Alert = web.M("signin.error.new_user")
+	default:
 		p.Alert = web.M("signin.error.link")
 	}
 	s.page(w, r, http.StatusOK, "sign-in", p, s.returnTargets(r, ret)...)
@@ -596,8 +600,8 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 	if !s.pageMethod(w, r, true) {
 		return
 	}
-	p := &web.Page{CSRF: s.csrfToken(w, r, ""), MinLength: s.auth.MinPassword}
 	if r.Method != http.MethodPost {
+		p := &web.Page{CSRF: s.csrfToken(w, r, ""), MinLength: s.auth.MinPassword}
 		q := r.URL.Query()
 		p.Token = q.Get("token")
 		var err error = auth.ErrInvalidToken
@@ -623,7 +627,7 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	p.Token, p.TokenGood = f.Get("token"), true
+	p := &web.Page{CSRF: s.csrfToken(w, r, ""), MinLength: s.auth.MinPassword, Token: f.Get("token"), TokenGood: true}
 	show := func(status int, field string, m *web.Message) {
 		p.Alert, p.InvalidFor = m, field
 		s.page(w, r, status, "reset-password", p)
