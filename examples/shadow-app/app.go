@@ -98,7 +98,7 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /login", a.login)
 	mux.HandleFunc("GET /callback", a.callback)
-	mux.HandleFunc("GET /logout", a.logout)
+	mux.HandleFunc("POST /logout", a.logout)
 
 	// The API takes a Bearer access token (mobile apps, scripts) or the
 	// cookie /callback set (the browser). Either way it is verified
@@ -271,7 +271,8 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprint(w, `<!doctype html><title>Notes</title>
 <p>An example app that keeps a shadow copy of its Auther users.</p>
-<p><a href="/login">Sign in</a> · <a href="/api/me">/api/me</a> · <a href="/api/notes">/api/notes</a> · <a href="/logout">Sign out</a></p>`)
+<p><a href="/login">Sign in</a> · <a href="/api/me">/api/me</a> · <a href="/api/notes">/api/notes</a></p>
+<form method="post" action="/logout"><button>Sign out</button></form>`)
 }
 
 func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {

@@ -215,7 +215,13 @@ func testBrowserSignIn(t *testing.T, h *harness) {
 		t.Fatalf("same-origin POST with the cookie = %d %v, want 201", status, body)
 	}
 
-	res, err = u.browser.Get(h.appURL + "/logout")
+	// Sign-out is a POST from the app's page; from elsewhere it is refused.
+	if status, _ := h.browserCall(t, u, "POST", "/logout", nil, "http://evil.example"); status != 403 {
+		t.Fatalf("cross-origin POST /logout = %d, want 403", status)
+	}
+	req, _ := http.NewRequest("POST", h.appURL+"/logout", nil)
+	req.Header.Set("Origin", h.appURL)
+	res, err = u.browser.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +240,13 @@ func testBrowserSignIn(t *testing.T, h *harness) {
 	res.Body.Close()
 	if strings.TrimSpace(string(b)) != "null" {
 		t.Fatalf("Auther session after /logout: %s, want null", b)
+	}
+	// The receiver comes back: the sign-up's events and the end of the
+	// session arrive, and user.created confirms the row from the ID token.
+	h.gate.set(gateOpen)
+	h.waitFor(t, "session.deleted", func() bool { return len(h.events.ofUser(u.id, "session.deleted")) > 0 })
+	if r := h.row(t, u.id); r == nil || r.SyncedAt.IsZero() || r.Name != "Mary Jackson" {
+		t.Fatalf("row after the webhooks: %+v", r)
 	}
 }
 

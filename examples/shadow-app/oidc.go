@@ -162,9 +162,14 @@ func (a *App) callback(w http.ResponseWriter, r *http.Request) {
 
 // logout forgets the tokens and asks Auther to end its session too. With
 // the ID token as a hint Auther does it without asking and comes back to
-// the app's home page (register it with --post-logout-redirect-uri).
+// the app's home page (register it with --post-logout-redirect-uri). It is
+// a POST from the app's own page, so that no other site can sign users out.
 func (a *App) logout(w http.ResponseWriter, r *http.Request) {
 	o := a.oidc
+	if !a.sameOrigin(r) {
+		writeError(w, http.StatusForbidden, "cross_origin", "sign out from this app's pages")
+		return
+	}
 	o.clearCookie(w, tokenCookie, "/")
 	o.clearCookie(w, idCookie, "/logout")
 	v := url.Values{"client_id": {o.oauth.ClientID}, "post_logout_redirect_uri": {o.home}}
