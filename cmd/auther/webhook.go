@@ -150,18 +150,7 @@ func webhookCmd(load loader, out, stderr io.Writer) *cobra.Command {
 				return tw.Flush()
 			}),
 		},
-		&cobra.Command{
-			Use: "rotate-secret ID", Short: "Give an endpoint a new secret; the old one keeps signing for webhook-secret-overlap", Args: cobra.ExactArgs(1),
-			RunE: with(func(ctx context.Context, e webhookEnv, args []string) error {
-				ep, secret, err := e.mgr.RotateSecret(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				printSecret(ep, secret)
-				fmt.Fprintf(out, "the old secret also signs until %s\n", ep.PreviousSecretExpiresAt.Format(time.RFC3339))
-				return nil
-			}),
-		},
+		rotateCmd(with, printSecret, out),
 		setDisabled("disable", "Stop sending to an endpoint (events queue up until it is enabled)", true),
 		setDisabled("enable", "Resume sending to an endpoint", false),
 		&cobra.Command{
@@ -213,6 +202,9 @@ func deliveriesCmd(with func(func(context.Context, webhookEnv, []string) error) 
 	c := &cobra.Command{
 		Use: "deliveries ID [--status pending|delivered|dead]", Short: "List an endpoint's deliveries, newest first", Args: cobra.ExactArgs(1),
 		RunE: with(func(ctx context.Context, e webhookEnv, args []string) error {
+			if status != "" && status != store.DeliveryPending && status != store.DeliveryDelivered && status != store.DeliveryDead {
+				return fmt.Errorf("--status must be pending, delivered or dead, not %q", status)
+			}
 			if _, err := e.st.GetWebhookEndpoint(ctx, args[0]); err != nil {
 				return err
 			}
@@ -236,5 +228,24 @@ func deliveriesCmd(with func(func(context.Context, webhookEnv, []string) error) 
 	}
 	c.Flags().StringVar(&status, "status", "", "only deliveries with this status")
 	c.Flags().IntVar(&limit, "limit", 50, "at most this many")
+	return c
+}
+
+func rotateCmd(with func(func(context.Context, webhookEnv, []string) error) func(*cobra.Command, []string) error,
+	printSecret func(*store.WebhookEndpoint, string), out io.Writer) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use: "rotate-secret ID", Short: "Give an endpoint a new secret; the old one keeps signing for webhook-secret-overlap", Args: cobra.ExactArgs(1),
+		RunE: with(func(ctx context.Context, e webhookEnv, args []string) error {
+			ep, secret, err := e.mgr.RotateSecret(ctx, args[0], force)
+			if err != nil {
+				return err
+			}
+			printSecret(ep, secret)
+			fmt.Fprintf(out, "the old secret also signs until %s\n", ep.PreviousSecretExpiresAt.Format(time.RFC3339))
+			return nil
+		}),
+	}
+	c.Flags().BoolVar(&force, "force", false, "rotate even while the previous rotation's old secret still signs (it stops at once)")
 	return c
 }

@@ -193,6 +193,6 @@ func Webhooks(c *config.Config, st *sqlstore.Store, secret string, clk clock.Clo
 	if err != nil {
 		return nil, nil, err
 	}
-	mgr := &webhook.Manager{Store: st, Box: box, Clock: clk, Overlap: c.WebhookSecretOverlap}
+	mgr := &webhook.Manager{Store: st, Box: box, Clock: clk, Overlap: c.WebhookSecretOverlap, AllowPrivate: c.WebhooksMayReachPrivate()}
 	return mgr, &webhook.Worker{Store: st, Endpoints: mgr, Clock: clk, Log: log, RetryFor: c.WebhookRetryFor, FirstRetry: c.WebhookFirstRetry, Batch: c.WebhookConcurrency}, nil
 }

@@ -496,7 +496,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c *Current, newEmail, callbac
 		if err != nil {
 			return err
 		}
-		return s.Store.CreateVerification(ctx, v, m)
+		return s.Store.CreateVerification(ctx, v, m, s.sent(u.ID, u.Email, event.PurposeEmailVerification))
 	}
 	if !s.mailEnabled() {
 		return ErrChangeEmailNeedsMail

@@ -60,6 +60,7 @@ type Config struct {
 	WebhookSecretOverlap  time.Duration
 	WebhookRetention      time.Duration
 	WebhookConcurrency    int
+	WebhookAllowPrivate   string
 	SMTPHost              string
 	SMTPPort              int
 	SMTPTLS               string
@@ -190,6 +191,7 @@ var Keys = []Key{
 	{"webhook-secret-overlap", "24h", "After a webhook secret is rotated, how long the old secret keeps signing next to the new one.", dur(func(c *Config) *time.Duration { return &c.WebhookSecretOverlap })},
 	{"webhook-retention", "168h", "How long delivered and dead webhook events are kept (for replay) before the sweeper removes them.", dur(func(c *Config) *time.Duration { return &c.WebhookRetention })},
 	{"webhook-concurrency", "16", "How many webhook deliveries are sent at once.", integer(func(c *Config) *int { return &c.WebhookConcurrency })},
+	{"webhook-allow-private", "auto", "Send webhooks to loopback and private-network addresses (and over plain http): true, false, or auto (only when base-url is on localhost, for development).", str(func(c *Config) *string { return &c.WebhookAllowPrivate })},
 	{"smtp-host", "", "SMTP server. Empty: mail is written to <data-dir>/mail-outbox and to the log (development).", str(func(c *Config) *string { return &c.SMTPHost })},
 	{"smtp-port", "0", "SMTP port; 0 means 587 for starttls, 465 for tls, 25 for none.", integer(func(c *Config) *int { return &c.SMTPPort })},
 	{"smtp-tls", "starttls", "starttls (required), tls (implicit TLS), or none (local relays only).", func(c *Config, v string) error {
@@ -358,10 +360,34 @@ func (c *Config) validate() error {
 	if c.SweepInterval <= 0 {
 		errs = append(errs, errors.New("sweep-interval must be positive"))
 	}
+	if c.WebhookRetryFor <= 0 || c.WebhookFirstRetry <= 0 || c.WebhookRetention <= 0 || c.WebhookSecretOverlap < 0 {
+		errs = append(errs, errors.New("webhook durations must be positive (webhook-secret-overlap may be 0)"))
+	}
+	if c.WebhookConcurrency < 1 || c.WebhookConcurrency > 256 {
+		errs = append(errs, errors.New("webhook-concurrency must be between 1 and 256"))
+	}
+	if c.WebhookAllowPrivate != "auto" && c.WebhookAllowPrivate != "true" && c.WebhookAllowPrivate != "false" {
+		errs = append(errs, fmt.Errorf("webhook-allow-private must be auto, true or false, not %q", c.WebhookAllowPrivate))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log-format must be text or json, not %q", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// WebhooksMayReachPrivate resolves webhook-allow-private: auto allows
+// private and loopback receivers only for a server on localhost.
+func (c *Config) WebhooksMayReachPrivate() bool {
+	if c.WebhookAllowPrivate != "auto" {
+		return c.WebhookAllowPrivate == "true"
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	ip := net.ParseIP(h)
+	return h == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // UsesPostgres reports whether DatabaseURL selects PostgreSQL.

@@ -89,6 +89,10 @@ func webhookError(w http.ResponseWriter, err error) bool {
 		writeError(w, errorf(http.StatusNotFound, "WEBHOOK_NOT_FOUND", "No such webhook endpoint"))
 		return true
 	}
+	if errors.Is(err, webhook.ErrRotationInProgress) {
+		writeError(w, errorf(http.StatusConflict, "ROTATION_IN_PROGRESS", "The previous secret still signs; rotate again with ?force=true to stop it now"))
+		return true
+	}
 	return false
 }
 
@@ -169,7 +173,7 @@ func (s *Server) adminDeleteWebhook(w http.ResponseWriter, r *http.Request, c *a
 }
 
 func (s *Server) adminRotateWebhookSecret(w http.ResponseWriter, r *http.Request, c *auth.Current) {
-	e, secret, err := s.hooks.RotateSecret(r.Context(), r.PathValue("id"))
+	e, secret, err := s.hooks.RotateSecret(r.Context(), r.PathValue("id"), r.URL.Query().Get("force") == "true")
 	if err != nil {
 		if !webhookError(w, err) {
 			s.fail(w, r, err)

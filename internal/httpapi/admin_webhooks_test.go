@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/auther/auther/internal/auth"
 	"github.com/auther/auther/internal/httpapi"
@@ -57,7 +58,7 @@ func withWebhooks(w **webhook.Worker) envOption {
 	return func(svc *auth.Service, o *httpapi.Options) {
 		box, _ := seal.New(testSecret, "webhook-secrets")
 		st := o.Store
-		mgr := &webhook.Manager{Store: st, Box: box, Clock: svc.Clock}
+		mgr := &webhook.Manager{Store: st, Box: box, Clock: svc.Clock, Overlap: time.Hour, AllowPrivate: true}
 		*w = &webhook.Worker{Store: st, Endpoints: mgr, Clock: svc.Clock, Log: slog.New(slog.DiscardHandler)}
 		o.Webhooks, o.Deliverer = mgr, *w
 	}
@@ -105,7 +106,7 @@ func TestAdminWebhookAPI(t *testing.T) {
 		}{
 			{map[string]any{"events": []string{"*"}}, "VALIDATION_ERROR"},
 			{map[string]any{"url": sink.srv.URL}, "VALIDATION_ERROR"},
-			{map[string]any{"url": "http://crm.example.com/hooks", "events": []string{"*"}}, "INVALID_WEBHOOK_URL"},
+			{map[string]any{"url": "ftp://crm.example.com/hooks", "events": []string{"*"}}, "INVALID_WEBHOOK_URL"},
 			{map[string]any{"url": sink.srv.URL, "events": []string{"user.exploded"}}, "INVALID_EVENT_TYPE"},
 			{map[string]any{"url": sink.srv.URL, "events": []string{}}, "INVALID_EVENT_TYPE"},
 			{map[string]any{"url": sink.srv.URL, "events": []string{"*"}, "retry_policy": "often"}, "INVALID_RETRY_POLICY"},
@@ -192,6 +193,12 @@ func TestAdminWebhookAPI(t *testing.T) {
 		rot := admin.post("/api/admin/webhooks/"+id+"/rotate-secret", nil).json(t)
 		if s2, _ := rot["secret"].(string); s2 == secret || !strings.HasPrefix(s2, "whsec_") || rot["previous_secret_expires_at"] == nil {
 			t.Fatalf("rotate = %v", rot)
+		}
+		if r := admin.post("/api/admin/webhooks/"+id+"/rotate-secret", nil); r.Status != 409 || r.code(t) != "ROTATION_IN_PROGRESS" {
+			t.Fatalf("second rotation inside the overlap: %d %s", r.Status, r.Body)
+		}
+		if r := admin.post("/api/admin/webhooks/"+id+"/rotate-secret?force=true", nil); r.Status != 200 {
+			t.Fatalf("forced rotation: %d %s", r.Status, r.Body)
 		}
 		if r := admin.do("PATCH", "/api/admin/webhooks/"+id, map[string]any{"disabled": true, "events": []string{"*"}}); r.Status != 200 ||
 			r.json(t)["disabled"] != true {

@@ -74,6 +74,9 @@ type Delivery struct {
 type DeliveryAttempt struct {
 	ID         string
 	DeliveryID string
+	// Claim is the delivery's Attempts when it was claimed: an outcome is
+	// recorded only if no later claim took the delivery meanwhile.
+	Claim      int
 	StatusCode int    // 0 when no response came
 	Error      string // transport error or non-2xx summary
 	Duration   time.Duration
@@ -109,22 +112,27 @@ type WebhookStore interface {
 	EmitTo(ctx context.Context, endpointID string, ev Event) (*Delivery, error)
 	// ClaimDeliveries leases up to limit due deliveries of active endpoints
 	// so no other worker or replica takes them until the lease ends, and
-	// counts an attempt on each. A delivery is due only when no earlier
+	// counts an attempt on each; the first claim starts the retry window. A delivery is due only when no earlier
 	// event of the same subject is still pending for the same endpoint, so
 	// each endpoint sees a subject's events in order.
-	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// Deliveries to the endpoints in skip are left for later.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int, skip ...string) ([]Delivery, error)
 	// RecordAttempt stores an attempt and applies its outcome, in one
-	// transaction.
+	// transaction. ErrNotFound when the delivery is gone (its endpoint was
+	// deleted) or was claimed again since (a.Claim no longer matches): the
+	// outcome is then dropped.
 	RecordAttempt(ctx context.Context, a *DeliveryAttempt, out DeliveryOutcome) error
 	GetDelivery(ctx context.Context, id string) (*Delivery, error)
 	ListDeliveries(ctx context.Context, opts ListDeliveriesOptions) ([]Delivery, error)
 	ListAttempts(ctx context.Context, deliveryID string) ([]DeliveryAttempt, error)
 	// ReplayDelivery puts a delivery (delivered or dead) back in the queue,
-	// due now, with a fresh retry window.
+	// due now, with a fresh retry window, and keeps its event from the
+	// retention sweep.
 	ReplayDelivery(ctx context.Context, id string, now time.Time) (*Delivery, error)
 	// ListEvents returns recorded events with Seq > after, oldest first.
 	ListEvents(ctx context.Context, after int64, limit int) ([]Event, error)
-	// DeleteOldEvents removes up to limit events recorded before cutoff
-	// that have no pending delivery (their deliveries go with them).
+	// DeleteOldEvents removes up to limit events last touched (recorded or
+	// replayed) before cutoff that have no pending delivery (their
+	// deliveries go with them).
 	DeleteOldEvents(ctx context.Context, cutoff time.Time, limit int) (int, error)
 }

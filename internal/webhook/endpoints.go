@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,7 +19,8 @@ import (
 
 // Errors of endpoint management; each is a bad request by the caller.
 var (
-	ErrInvalidURL         = errors.New("webhook: the URL must be absolute https (http only for localhost)")
+	ErrInvalidURL         = errors.New("webhook: the URL must be absolute https to a public host (http and private hosts only when webhook-allow-private is on)")
+	ErrRotationInProgress = errors.New("webhook: the previous secret still signs; rotating again now would stop it at once (force to do it anyway)")
 	ErrInvalidEventType   = errors.New("webhook: unknown event type")
 	ErrNoEventTypes       = errors.New("webhook: subscribe to at least one event type")
 	ErrInvalidRetryPolicy = errors.New(`webhook: retry policy must be "none" or "standard"`)
@@ -30,8 +31,11 @@ type Manager struct {
 	Store store.Store
 	Box   *seal.Box
 	Clock clock.Clock
-	// Overlap is how long a rotated-out secret keeps signing (default 24 h).
+	// Overlap is how long a rotated-out secret keeps signing (0: not at all).
 	Overlap time.Duration
+	// AllowPrivate accepts http URLs and loopback or private hosts
+	// (development). The delivery client checks resolved addresses too.
+	AllowPrivate bool
 }
 
 // EndpointInput describes an endpoint to create or the fields to change
@@ -46,23 +50,28 @@ type EndpointInput struct {
 
 func (m *Manager) now() time.Time { return m.Clock.Now().UTC().Truncate(time.Millisecond) }
 
-// CheckURL accepts absolute https URLs, and http for loopback hosts so a
-// receiver on the same machine can be used in development.
-func CheckURL(raw string) error {
+// CheckURL accepts absolute https URLs to public hosts; with allowPrivate
+// also http, and loopback or private hosts (a receiver on the same machine
+// or network during development).
+func CheckURL(raw string, allowPrivate bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > 2048 {
 		return ErrInvalidURL
 	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		h := u.Hostname()
-		if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
+	if allowPrivate {
+		if u.Scheme == "https" || u.Scheme == "http" {
 			return nil
 		}
+		return ErrInvalidURL
 	}
-	return ErrInvalidURL
+	h := u.Hostname()
+	if u.Scheme != "https" || h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return ErrInvalidURL
+	}
+	if ip, err := netip.ParseAddr(h); err == nil && publicOnly("", netip.AddrPortFrom(ip, 443).String(), nil) != nil {
+		return ErrInvalidURL
+	}
+	return nil
 }
 
 func normaliseTypes(types []string) ([]string, error) {
@@ -88,7 +97,7 @@ func normaliseTypes(types []string) ([]string, error) {
 
 func (m *Manager) apply(e *store.WebhookEndpoint, in EndpointInput) error {
 	if in.URL != nil {
-		if err := CheckURL(*in.URL); err != nil {
+		if err := CheckURL(*in.URL, m.AllowPrivate); err != nil {
 			return err
 		}
 		e.URL = *in.URL
@@ -145,16 +154,17 @@ func (m *Manager) Update(ctx context.Context, id string, in EndpointInput) (*sto
 }
 
 // RotateSecret gives the endpoint a new secret and returns it. The old one
-// keeps signing next to it for the overlap window.
-func (m *Manager) RotateSecret(ctx context.Context, id string) (*store.WebhookEndpoint, string, error) {
+// keeps signing next to it for the overlap window. While an earlier
+// rotation's overlap is still running, rotating again would stop the secret
+// receivers may still hold at once, so it is refused unless force.
+func (m *Manager) RotateSecret(ctx context.Context, id string, force bool) (*store.WebhookEndpoint, string, error) {
 	secret := NewSecret()
-	overlap := m.Overlap
-	if overlap == 0 {
-		overlap = 24 * time.Hour
-	}
 	e, err := m.Store.UpdateWebhookEndpoint(ctx, id, func(e *store.WebhookEndpoint) error {
 		now := m.now()
-		until := now.Add(overlap)
+		if !force && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
+			return ErrRotationInProgress
+		}
+		until := now.Add(m.Overlap)
 		e.PreviousSecret, e.PreviousSecretExpiresAt = e.Secret, &until
 		e.Secret, e.UpdatedAt = m.Box.Seal(secret), now
 		return nil

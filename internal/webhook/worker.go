@@ -3,14 +3,17 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/auther/auther/internal/clock"
 	"github.com/auther/auther/internal/event"
@@ -27,8 +30,8 @@ type Worker struct {
 	Endpoints *Manager
 	Clock     clock.Clock
 	Log       *slog.Logger
-	// Client sends the requests (default: 10 s timeout, redirects not
-	// followed — a redirect is a failed delivery, not a new destination).
+	// Client sends the requests (default: NewClient, public addresses only
+	// unless Endpoints.AllowPrivate).
 	Client *http.Client
 	// RetryFor is how long a failing delivery is retried, from its first
 	// attempt or last replay, before it is marked dead (default 24 h).
@@ -36,9 +39,9 @@ type Worker struct {
 	// FirstRetry is the wait before the first retry; later waits double up
 	// to an hour (default 10 s).
 	FirstRetry time.Duration
-	// Batch is how many deliveries are claimed and sent concurrently
-	// (default 16). A claim never holds two events of one subject for one
-	// endpoint, so concurrency never reorders a user's events.
+	// Batch is how many deliveries are sent concurrently (default 16). A
+	// claim never holds two events of one subject for one endpoint, so
+	// concurrency never reorders a user's events.
 	Batch int
 	// Poll is how often the queue is checked when idle (default 1 s).
 	Poll time.Duration
@@ -50,6 +53,9 @@ type Worker struct {
 
 	wake chan struct{}
 	once sync.Once
+
+	mu       sync.Mutex
+	inFlight map[string]int // by endpoint
 }
 
 func (w *Worker) defaults() {
@@ -61,8 +67,7 @@ func (w *Worker) defaults() {
 			w.Log = slog.Default()
 		}
 		if w.Client == nil {
-			w.Client = &http.Client{Timeout: 10 * time.Second,
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			w.Client = NewClient(w.Endpoints.AllowPrivate)
 		}
 		if w.RetryFor == 0 {
 			w.RetryFor = 24 * time.Hour
@@ -80,6 +85,7 @@ func (w *Worker) defaults() {
 			w.Lease = time.Minute
 		}
 		w.wake = make(chan struct{}, 1)
+		w.inFlight = map[string]int{}
 	})
 }
 
@@ -94,23 +100,82 @@ func (w *Worker) Wake() {
 
 // Run delivers until ctx ends. Deliveries left pending by a previous run
 // (a crash between commit and send) are picked up on the first pass.
+//
+// Sending is a pool of Batch slots refilled as each request ends, not
+// batch by batch, and one endpoint holds at most a quarter of the slots: a
+// receiver that hangs for the full timeout cannot hold up the others.
 func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
-	for {
-		for w.Once(ctx) > 0 && ctx.Err() == nil {
+	slots := make(chan struct{}, w.Batch)
+	done := make(chan struct{}, w.Batch)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for ctx.Err() == nil {
+		free := w.Batch - len(slots)
+		claimed := 0
+		if free > 0 {
+			batch, err := w.Store.ClaimDeliveries(ctx, w.Clock.Now().UTC(), w.Lease, free, w.saturated()...)
+			if err != nil && ctx.Err() == nil {
+				w.Log.Warn("claiming webhook deliveries failed", "err", err)
+			}
+			claimed = len(batch)
+			for _, d := range batch {
+				slots <- struct{}{}
+				wg.Add(1)
+				w.track(d.EndpointID, 1)
+				go func() {
+					defer wg.Done()
+					w.deliver(ctx, d)
+					w.track(d.EndpointID, -1)
+					<-slots
+					select {
+					case done <- struct{}{}:
+					default:
+					}
+				}()
+			}
+		}
+		if claimed == free && free > 0 {
+			continue // there may be more due right now
 		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-t.C:
 		case <-w.wake:
+		case <-done: // a slot freed; a finished delivery may have unblocked the next of its subject
 		}
 	}
 }
 
-// Once claims one batch and sends it; it returns how many it handled.
+// perEndpoint is how many of the slots one endpoint may hold, so that a
+// slow receiver leaves room for the others.
+func (w *Worker) perEndpoint() int { return max(1, w.Batch/4) }
+
+func (w *Worker) track(endpointID string, delta int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inFlight[endpointID] += delta; w.inFlight[endpointID] <= 0 {
+		delete(w.inFlight, endpointID)
+	}
+}
+
+// saturated lists the endpoints holding their share of slots.
+func (w *Worker) saturated() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for id, n := range w.inFlight {
+		if n >= w.perEndpoint() {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Once claims one batch, sends it and waits for it; it returns how many it
+// handled. Tests and tools drive the worker step by step with it.
 func (w *Worker) Once(ctx context.Context) int {
 	w.defaults()
 	batch, err := w.Store.ClaimDeliveries(ctx, w.Clock.Now().UTC(), w.Lease, w.Batch)
@@ -177,7 +242,7 @@ func (w *Worker) Send(ctx context.Context, e *store.WebhookEndpoint, eventID str
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
-	res.StatusCode, res.Response = resp.StatusCode, string(b)
+	res.StatusCode, res.Response = resp.StatusCode, clean(string(b), 1024)
 	if !res.OK() {
 		res.Err = "HTTP " + strconv.Itoa(resp.StatusCode)
 	}
@@ -213,10 +278,18 @@ func (w *Worker) deliver(ctx context.Context, d store.Delivery) {
 	default:
 		out.Status, out.NextAttemptAt, outcome = store.DeliveryPending, now.Add(backoff(w.FirstRetry, d.Attempts)), "retry"
 	}
-	a := &store.DeliveryAttempt{ID: id.New(), DeliveryID: d.ID, StatusCode: res.StatusCode, Error: truncate(res.Err, 1000),
+	a := &store.DeliveryAttempt{ID: id.New(), DeliveryID: d.ID, Claim: d.Attempts, StatusCode: res.StatusCode, Error: clean(res.Err, 1000),
 		Duration: res.Duration, Response: res.Response, CreatedAt: now.Truncate(time.Millisecond)}
-	if err := w.Store.RecordAttempt(context.WithoutCancel(ctx), a, out); err != nil {
-		w.Log.Warn("recording a webhook attempt failed", "delivery_id", d.ID, "err", err)
+	err := w.Store.RecordAttempt(context.WithoutCancel(ctx), a, out)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// The endpoint was deleted meanwhile, or the lease ran out and
+		// another worker owns the delivery now: its outcome counts.
+		w.Log.Debug("webhook outcome dropped: delivery gone or claimed again", "delivery_id", d.ID)
+		return
+	case err != nil:
+		w.Log.Warn("recording a webhook attempt failed; it will be retried when the lease ends", "delivery_id", d.ID, "err", err)
+		return
 	}
 	level := slog.LevelInfo
 	if outcome != "delivered" {
@@ -229,11 +302,18 @@ func (w *Worker) deliver(ctx context.Context, d store.Delivery) {
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+// clean makes receiver-supplied text safe to store: valid UTF-8 (PostgreSQL
+// refuses anything else, which would leave the delivery pending forever),
+// no NUL bytes, at most n bytes cut on a character boundary.
+func clean(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // String helps logs and the CLI describe an attempt.

@@ -95,7 +95,7 @@ func newEnv(t *testing.T, st *sqlstore.Store) *env {
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Millisecond))
-	mgr := &webhook.Manager{Store: st, Box: box, Clock: clk, Overlap: time.Hour}
+	mgr := &webhook.Manager{Store: st, Box: box, Clock: clk, Overlap: time.Hour, AllowPrivate: true}
 	w := &webhook.Worker{Store: st, Endpoints: mgr, Clock: clk, Log: slog.New(slog.DiscardHandler)}
 	return &env{st: st, clk: clk, mgr: mgr, worker: w}
 }
@@ -243,9 +243,14 @@ func TestRotatedSecretSignsWithBothDuringTheOverlap(t *testing.T) {
 	st := testdb.SQLite(t)
 	e, r := newEnv(t, st), newReceiver(t)
 	ep, old := e.endpoint(t, r, store.RetryStandard, event.UserUpdated)
-	_, fresh, err := e.mgr.RotateSecret(ctx, ep.ID)
+	_, fresh, err := e.mgr.RotateSecret(ctx, ep.ID, false)
 	if err != nil || fresh == old || !strings.HasPrefix(fresh, "whsec_") {
 		t.Fatalf("rotate = %q, %v", fresh, err)
+	}
+	// A second rotation inside the overlap would stop the old secret at
+	// once; it needs force.
+	if _, _, err := e.mgr.RotateSecret(ctx, ep.ID, false); err != webhook.ErrRotationInProgress {
+		t.Fatalf("second rotation during the overlap: %v", err)
 	}
 	r.set(func(r *receiver) { r.secrets = []string{old} }) // not yet updated
 	u := e.user(t, "rot@example.com")
@@ -300,8 +305,10 @@ func TestReplicasNeverSendOneAttemptTwice(t *testing.T) {
 
 func TestEndpointValidation(t *testing.T) {
 	e := newEnv(t, testdb.SQLite(t))
+	e.mgr.AllowPrivate = false
 	types := []string{event.UserCreated}
-	for _, u := range []string{"ftp://x.example", "http://hooks.example.com/x", "/relative", "https://user:pw@x.example/", ""} {
+	for _, u := range []string{"ftp://x.example", "http://hooks.example.com/x", "/relative", "https://user:pw@x.example/", "",
+		"https://localhost/h", "https://127.0.0.1/h", "https://10.1.2.3/h", "https://169.254.169.254/latest/meta-data", "https://[::1]/h", "https://app.localhost/h"} {
 		if _, _, err := e.mgr.Create(ctx, webhook.EndpointInput{URL: strp(u), EventTypes: &types}); err != webhook.ErrInvalidURL {
 			t.Errorf("URL %q: %v", u, err)
 		}
@@ -319,8 +326,93 @@ func TestEndpointValidation(t *testing.T) {
 	if list, _ := e.st.ListWebhookEndpoints(ctx); len(list) != 0 {
 		t.Fatalf("refused endpoints were stored: %+v", list)
 	}
-	ep, secret, err := e.mgr.Create(ctx, webhook.EndpointInput{URL: strp("http://127.0.0.1:9/h"), EventTypes: &[]string{"user.deleted", "*", "user.created"}})
+	ep, secret, err := e.mgr.Create(ctx, webhook.EndpointInput{URL: strp("https://hooks.example.com/h"), EventTypes: &[]string{"user.deleted", "*", "user.created"}})
 	if err != nil || len(ep.EventTypes) != 1 || ep.EventTypes[0] != "*" || ep.Secret == secret || len(secret) != len("whsec_")+43 {
 		t.Fatalf("create = %+v %q %v", ep, secret, err)
+	}
+}
+
+// A name that resolves to an internal address is refused when dialled, not
+// only when the URL is checked (DNS can change after registration).
+func TestDeliveryRefusesPrivateAddressesWhenDialling(t *testing.T) {
+	st := testdb.SQLite(t)
+	e, r := newEnv(t, st), newReceiver(t)
+	ep, _ := e.endpoint(t, r, store.RetryStandard, "*")
+	port := r.srv.URL[strings.LastIndex(r.srv.URL, ":")+1:]
+	if _, err := e.mgr.Update(ctx, ep.ID, webhook.EndpointInput{URL: strp("http://localhost:" + port + "/hooks")}); err != nil {
+		t.Fatal(err)
+	}
+	strict := &webhook.Worker{Store: st, Endpoints: &webhook.Manager{Store: st, Box: e.mgr.Box, Clock: e.clk}, Clock: e.clk, Log: slog.New(slog.DiscardHandler)}
+	res, err := strict.SendTest(ctx, ep.ID)
+	if err != nil || res.OK() || !strings.Contains(res.Err, "loopback, private or link-local") {
+		t.Fatalf("send to localhost without allow-private = %+v, %v", res, err)
+	}
+	if len(r.applied) != 0 || len(r.seen) != 0 {
+		t.Fatal("the request reached the receiver")
+	}
+}
+
+// Whatever a receiver answers is stored safely: invalid UTF-8 and NUL bytes
+// in a 2xx body must not stop the delivery from being recorded (PostgreSQL
+// refuses them in text columns).
+func TestReceiverGarbageIsRecorded(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, st *sqlstore.Store) {
+		e := newEnv(t, st)
+		garbage := append([]byte(strings.Repeat("é", 511)), 0xff, 0x00, 0xfe, 'x')
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(garbage) }))
+		defer srv.Close()
+		types := []string{event.UserCreated}
+		ep, _, err := e.mgr.Create(ctx, webhook.EndpointInput{URL: strp(srv.URL), EventTypes: &types})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.user(t, "garbage@example.com")
+		e.drain()
+		ds, _ := st.ListDeliveries(ctx, store.ListDeliveriesOptions{EndpointID: ep.ID})
+		if len(ds) != 1 || ds[0].Status != store.DeliveryDelivered {
+			t.Fatalf("deliveries = %+v", ds)
+		}
+		atts, _ := st.ListAttempts(ctx, ds[0].ID)
+		if len(atts) != 1 || len(atts[0].Response) > 1024 || strings.ContainsRune(atts[0].Response, 0) || !strings.HasPrefix(atts[0].Response, "ééé") {
+			t.Fatalf("attempt = %+v", atts)
+		}
+	})
+}
+
+// Run keeps every slot busy: one receiver that hangs until the timeout
+// does not hold back deliveries to a healthy one.
+func TestHangingReceiverDoesNotStallOthers(t *testing.T) {
+	st := testdb.SQLite(t)
+	e := newEnv(t, st)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer hang.Close()
+	defer close(release)
+	fast := newReceiver(t)
+	types := []string{event.UserCreated}
+	if _, _, err := e.mgr.Create(ctx, webhook.EndpointInput{URL: strp(hang.URL), EventTypes: &types}); err != nil {
+		t.Fatal(err)
+	}
+	e.endpoint(t, fast, store.RetryStandard, event.UserCreated)
+	for i := range 8 {
+		e.user(t, "h"+strconv.Itoa(i)+"@example.com")
+	}
+	w := &webhook.Worker{Store: st, Endpoints: e.mgr, Clock: clock.Real{}, Log: slog.New(slog.DiscardHandler), Batch: 4,
+		Client: &http.Client{Timeout: 30 * time.Second}}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go w.Run(runCtx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fast.mu.Lock()
+		n := len(fast.applied)
+		fast.mu.Unlock()
+		if n == 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the healthy receiver got %d of 8 events while the other hung", n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

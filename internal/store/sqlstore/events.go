@@ -46,23 +46,36 @@ func (s *Store) txEmit(ctx context.Context, fn func(*sql.Tx) ([]store.Event, err
 	})
 }
 
-// deletedSessions deletes sessions matching where (with args) and returns
-// the ids and users of what went, for session.deleted events.
+// deleteSessionsReturning deletes sessions matching where (with args) and
+// returns the ids and users of the live ones that went, for session.deleted
+// events: a session that had already expired is not announced.
 func (s *Store) deleteSessionsReturning(ctx context.Context, tx *sql.Tx, where string, args ...any) ([][2]string, error) {
-	rows, err := tx.QueryContext(ctx, s.d.q(`DELETE FROM session WHERE `+where+` RETURNING id, user_id`), args...)
+	live, _, err := s.deleteSessionsCounting(ctx, tx, where, args...)
+	return live, err
+}
+
+// deleteSessionsCounting is deleteSessionsReturning that also says how many
+// rows went, expired ones included.
+func (s *Store) deleteSessionsCounting(ctx context.Context, tx *sql.Tx, where string, args ...any) ([][2]string, int, error) {
+	rows, err := tx.QueryContext(ctx, s.d.q(`DELETE FROM session WHERE `+where+` RETURNING id, user_id, expires_at`), args...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rows.Close()
-	var out [][2]string
+	var live [][2]string
+	n, at := 0, now()
 	for rows.Next() {
 		var p [2]string
-		if err := rows.Scan(&p[0], &p[1]); err != nil {
-			return nil, err
+		var exp time.Time
+		if err := rows.Scan(&p[0], &p[1], scanTime{&exp}); err != nil {
+			return nil, 0, err
 		}
-		out = append(out, p)
+		n++
+		if exp.After(at) {
+			live = append(live, p)
+		}
 	}
-	return out, rows.Err()
+	return live, n, rows.Err()
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

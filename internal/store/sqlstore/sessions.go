@@ -74,11 +74,11 @@ func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) 
 // DeleteSession implements store.Store.
 func (s *Store) DeleteSession(ctx context.Context, userID, tokenHash string) error {
 	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
-		gone, err := s.deleteSessionsReturning(ctx, tx, `user_id = ? AND token = ?`, userID, tokenHash)
+		gone, n, err := s.deleteSessionsCounting(ctx, tx, `user_id = ? AND token = ?`, userID, tokenHash)
 		if err != nil {
 			return nil, err
 		}
-		if len(gone) == 0 {
+		if n == 0 {
 			return nil, store.ErrNotFound
 		}
 		return sessionsDeleted(gone), nil

@@ -158,8 +158,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if userChanged(&before, &u) {
 			evs = append(evs, event.OfUserUpdated(&u))
 		}
-		if u.EmailVerified && !before.EmailVerified {
-			evs = append(evs, event.OfUserVerified(&u))
+		if u.EmailVerified && (!before.EmailVerified || u.Email != before.Email) {
+			evs = append(evs, event.OfUserVerified(&u)) // a newly proven address
 		}
 		return append(evs, extra...), err
 	})
@@ -299,6 +299,13 @@ func (s *Store) ListAccounts(ctx context.Context, userID string) ([]store.Accoun
 func (s *Store) SetPassword(ctx context.Context, a *store.Account, revoke bool, replace *store.Session, extra ...store.Event) error {
 	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
 		var evs []store.Event
+		if s.d == postgresDialect {
+			// Serialise first passwords of one user, so exactly one of two
+			// concurrent resets sees no account and announces the link.
+			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM "user" WHERE id = $1 FOR NO KEY UPDATE`, a.UserID); err != nil {
+				return nil, err
+			}
+		}
 		var existing string
 		err := tx.QueryRowContext(ctx, s.d.q(`SELECT id FROM account WHERE provider_id = 'credential' AND account_id = ?`), a.UserID).Scan(&existing)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -130,7 +130,14 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context) ([]store.WebhookEndpoi
 func (s *Store) UpdateWebhookEndpoint(ctx context.Context, id string, fn func(*store.WebhookEndpoint) error) (*store.WebhookEndpoint, error) {
 	var out *store.WebhookEndpoint
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		e, err := s.getEndpoint(ctx, tx, id, s.forUpdate())
+		lock := ""
+		if s.d == postgresDialect {
+			// Not FOR UPDATE: that would conflict with the key-share lock
+			// every delivery insert takes, stalling sign-ins while an
+			// endpoint is edited.
+			lock = " FOR NO KEY UPDATE"
+		}
+		e, err := s.getEndpoint(ctx, tx, id, lock)
 		if err != nil {
 			return err
 		}
@@ -220,20 +227,32 @@ func scanDeliveries(rows *sql.Rows, withPayload bool) ([]store.Delivery, error) 
 // delivery pending, and it is due again once the lease ends. On PostgreSQL
 // FOR UPDATE SKIP LOCKED lets replicas claim disjoint rows; on SQLite the
 // single writer serialises claims.
-func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Delivery, error) {
-	skip := ""
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int, skipEndpoints ...string) ([]store.Delivery, error) {
+	lock := ""
 	if s.d == postgresDialect {
-		skip = " FOR UPDATE OF d SKIP LOCKED"
+		lock = " FOR UPDATE SKIP LOCKED"
 	}
+	args := []any{s.d.t(now.Add(lease)), s.d.t(now), s.d.t(now), s.d.t(now), false}
+	busy := ""
+	if len(skipEndpoints) > 0 {
+		busy = ` AND d.endpoint_id NOT IN (?` + strings.Repeat(", ?", len(skipEndpoints)-1) + `)`
+		for _, e := range skipEndpoints {
+			args = append(args, e)
+		}
+	}
+	args = append(args, limit)
 	var out []store.Delivery
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.d.q(`UPDATE webhook_delivery SET next_attempt_at = ?, attempts = attempts + 1, updated_at = ?
-			WHERE id IN (SELECT d.id FROM webhook_delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id
-				WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND e.disabled = ?
-				AND NOT EXISTS (SELECT 1 FROM webhook_delivery p WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject
-					AND p.event_seq < d.event_seq AND p.status = 'pending')
-				ORDER BY d.event_seq LIMIT ?`+skip+`)
-			RETURNING id`), s.d.t(now.Add(lease)), s.d.t(now), s.d.t(now), false, limit)
+		rows, err := tx.QueryContext(ctx, s.d.q(`UPDATE webhook_delivery
+			SET next_attempt_at = ?, attempts = attempts + 1, updated_at = ?,
+				retry_from = CASE WHEN attempts = 0 THEN ? ELSE retry_from END
+			WHERE id IN (SELECT d.id FROM webhook_delivery d
+				WHERE d.status = 'pending' AND d.next_attempt_at <= ?
+				AND d.endpoint_id IN (SELECT e.id FROM webhook_endpoint e WHERE e.disabled = ?)`+busy+`
+				AND NOT EXISTS (SELECT 1 FROM webhook_delivery p WHERE p.status = 'pending' AND p.endpoint_id = d.endpoint_id
+					AND p.subject = d.subject AND p.event_seq < d.event_seq)
+				ORDER BY d.event_seq LIMIT ?`+lock+`)
+			RETURNING id`), args...)
 		if err != nil {
 			return err
 		}
@@ -284,11 +303,6 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 // RecordAttempt implements store.Store.
 func (s *Store) RecordAttempt(ctx context.Context, a *store.DeliveryAttempt, out store.DeliveryOutcome) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO webhook_attempt (id, delivery_id, status_code, error, duration_ms, response_body, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), a.ID, a.DeliveryID, nullIfZero(a.StatusCode), nullIfEmpty(a.Error), a.Duration.Milliseconds(),
-			a.Response, s.d.t(a.CreatedAt), s.d.t(a.CreatedAt)); err != nil {
-			return err
-		}
 		var delivered any
 		next := out.NextAttemptAt
 		if out.Status == store.DeliveryDelivered {
@@ -298,12 +312,18 @@ func (s *Store) RecordAttempt(ctx context.Context, a *store.DeliveryAttempt, out
 			next = a.CreatedAt
 		}
 		res, err := tx.ExecContext(ctx, s.d.q(`UPDATE webhook_delivery SET status = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?,
-			delivered_at = ?, updated_at = ? WHERE id = ?`),
-			out.Status, s.d.t(next), nullIfZero(a.StatusCode), nullIfEmpty(a.Error), delivered, s.d.t(a.CreatedAt), a.DeliveryID)
+			delivered_at = ?, updated_at = ? WHERE id = ? AND attempts = ? AND status = 'pending'`),
+			out.Status, s.d.t(next), nullIfZero(a.StatusCode), nullIfEmpty(a.Error), delivered, s.d.t(a.CreatedAt), a.DeliveryID, a.Claim)
 		if err != nil {
 			return err
 		}
-		return mustAffect(res)
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.q(`INSERT INTO webhook_attempt (id, delivery_id, status_code, error, duration_ms, response_body, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), a.ID, a.DeliveryID, nullIfZero(a.StatusCode), nullIfEmpty(a.Error), a.Duration.Milliseconds(),
+			a.Response, s.d.t(a.CreatedAt), s.d.t(a.CreatedAt))
+		return err
 	})
 }
 
@@ -371,19 +391,27 @@ func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]store.De
 	return out, rows.Err()
 }
 
-// ReplayDelivery implements store.Store.
+// ReplayDelivery implements store.Store. Touching the event's updated_at
+// in the same transaction keeps a concurrent retention sweep (which
+// re-checks updated_at on the row it deletes) from removing it.
 func (s *Store) ReplayDelivery(ctx context.Context, id string, now time.Time) (*store.Delivery, error) {
-	res, err := s.w.ExecContext(ctx, s.d.q(`UPDATE webhook_delivery SET status = 'pending', next_attempt_at = ?, retry_from = ?, delivered_at = NULL, updated_at = ?
-		WHERE id = ? AND status <> 'pending'`), s.d.t(now), s.d.t(now), s.d.t(now), id)
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		d, err := s.GetDelivery(ctx, id)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.q(`UPDATE webhook_delivery SET status = 'pending', next_attempt_at = ?, retry_from = ?, delivered_at = NULL, updated_at = ?
+			WHERE id = ? AND status <> 'pending'`), s.d.t(now), s.d.t(now), s.d.t(now), id)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return d, store.ErrConflict // still pending: nothing to replay
+		if n, _ := res.RowsAffected(); n == 0 {
+			if _, err := s.GetDelivery(ctx, id); err != nil {
+				return err
+			}
+			return store.ErrConflict // still pending: nothing to replay
+		}
+		_, err = tx.ExecContext(ctx, s.d.q(`UPDATE webhook_event SET updated_at = ? WHERE seq = (SELECT event_seq FROM webhook_delivery WHERE id = ?)`), s.d.t(now), id)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return s.GetDelivery(ctx, id)
 }
@@ -411,11 +439,12 @@ func (s *Store) ListEvents(ctx context.Context, after int64, limit int) ([]store
 	return out, rows.Err()
 }
 
-// DeleteOldEvents implements store.Store.
+// DeleteOldEvents implements store.Store. The outer updated_at test is
+// evaluated again on rows a concurrent replay just touched.
 func (s *Store) DeleteOldEvents(ctx context.Context, cutoff time.Time, limit int) (int, error) {
-	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM webhook_event WHERE seq IN (SELECT ev.seq FROM webhook_event ev
-		WHERE ev.created_at < ? AND NOT EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.event_seq = ev.seq AND d.status = 'pending')
-		ORDER BY ev.seq LIMIT ?)`), s.d.t(cutoff), limit)
+	res, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM webhook_event WHERE updated_at < ? AND seq IN (SELECT ev.seq FROM webhook_event ev
+		WHERE ev.updated_at < ? AND NOT EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.event_seq = ev.seq AND d.status = 'pending')
+		ORDER BY ev.seq LIMIT ?)`), s.d.t(cutoff), s.d.t(cutoff), limit)
 	if err != nil {
 		return 0, s.mapErr(err)
 	}

@@ -196,7 +196,7 @@ func testSubscriptions(t *testing.T, s store.Store) {
 
 func deliver(t *testing.T, s store.Store, d store.Delivery, status string, at time.Time) {
 	t.Helper()
-	a := &store.DeliveryAttempt{ID: id.New(), DeliveryID: d.ID, StatusCode: 200, Duration: 3 * time.Millisecond, Response: "ok", CreatedAt: at}
+	a := &store.DeliveryAttempt{ID: id.New(), DeliveryID: d.ID, Claim: d.Attempts, StatusCode: 200, Duration: 3 * time.Millisecond, Response: "ok", CreatedAt: at}
 	out := store.DeliveryOutcome{Status: status}
 	if status == store.DeliveryPending {
 		a.StatusCode, a.Error, out.NextAttemptAt = 503, "HTTP 503", at.Add(time.Minute)
@@ -216,6 +216,9 @@ func testDeliveryOrder(t *testing.T, s store.Store) {
 		}
 	}
 	at := now().Add(time.Second)
+	if busy, _ := s.ClaimDeliveries(ctx, at, time.Minute, 10, e.ID); len(busy) != 0 {
+		t.Fatalf("claimed deliveries of a skipped endpoint: %v", summary(busy))
+	}
 	// Each user has user.created, account.linked, user.updated queued; only
 	// the first of each subject may go.
 	claimed, err := s.ClaimDeliveries(ctx, at, time.Minute, 10)
@@ -263,8 +266,17 @@ func testDeliveryOutcomes(t *testing.T, s store.Store) {
 		t.Fatalf("leased delivery claimed again: %+v", again)
 	}
 	again, _ := s.ClaimDeliveries(ctx, at.Add(61*time.Second), time.Minute, 10)
-	if len(again) != 1 || again[0].ID != c[0].ID || again[0].Attempts != 2 {
-		t.Fatalf("after the lease: %+v", again)
+	if len(again) != 1 || again[0].ID != c[0].ID || again[0].Attempts != 2 || !again[0].RetryFrom.Equal(at) {
+		t.Fatalf("after the lease: %v (retry window from %v, want the first claim %v)", summary(again), again[0].RetryFrom, at)
+	}
+	// The worker whose lease ran out reports late: its outcome is dropped,
+	// so it cannot overwrite what the newer claim will record.
+	late := &store.DeliveryAttempt{ID: id.New(), DeliveryID: c[0].ID, Claim: c[0].Attempts, StatusCode: 500, CreatedAt: at.Add(62 * time.Second)}
+	if err := s.RecordAttempt(ctx, late, store.DeliveryOutcome{Status: store.DeliveryPending, NextAttemptAt: at.Add(time.Hour)}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("stale claim recorded: %v", err)
+	}
+	if atts, _ := s.ListAttempts(ctx, c[0].ID); len(atts) != 0 {
+		t.Fatalf("stale attempt stored: %+v", atts)
 	}
 	deliver(t, s, again[0], store.DeliveryDead, at.Add(62*time.Second))
 	d, err := s.GetDelivery(ctx, c[0].ID)

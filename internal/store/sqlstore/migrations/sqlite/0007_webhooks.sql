@@ -35,7 +35,7 @@ CREATE TABLE webhook_event (
     created_at text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
-CREATE INDEX webhook_event_created_idx ON webhook_event (created_at);
+CREATE INDEX webhook_event_updated_idx ON webhook_event (updated_at);
 
 CREATE TABLE webhook_delivery (
     id               text        NOT NULL PRIMARY KEY,
@@ -52,9 +52,12 @@ CREATE TABLE webhook_delivery (
     created_at       text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at       text        NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
-CREATE INDEX webhook_delivery_due_idx ON webhook_delivery (status, next_attempt_at);
-CREATE INDEX webhook_delivery_order_idx ON webhook_delivery (endpoint_id, subject, event_seq);
+-- The hot queries only look at pending rows; partial indexes keep them fast
+-- however many delivered rows are retained.
+CREATE INDEX webhook_delivery_due_idx ON webhook_delivery (endpoint_id, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_delivery_order_idx ON webhook_delivery (endpoint_id, subject, event_seq) WHERE status = 'pending';
 CREATE INDEX webhook_delivery_event_idx ON webhook_delivery (event_seq);
+CREATE INDEX webhook_delivery_list_idx ON webhook_delivery (endpoint_id, event_seq);
 
 CREATE TABLE webhook_attempt (
     id            text        NOT NULL PRIMARY KEY,
