@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Errors returned by Verifier.Verify. Every error Verify returns wraps exactly
@@ -206,10 +208,33 @@ type Claims struct {
 	Name          string
 	Picture       string
 
-	// Raw holds every claim as decoded by encoding/json (numbers are
-	// float64), including the ones above and any future ones such as
-	// permissions.
-	Raw map[string]any
+	// Payload is the claims set exactly as signed. Claims this type does
+	// not name (such as a future permissions claim) are read from it with
+	// Claim or Raw; it is not decoded into a map up front because most
+	// requests never need one.
+	Payload json.RawMessage
+}
+
+// Claim decodes the claim called name into v (any type encoding/json can
+// fill) and reports whether the token carries it.
+func (c *Claims) Claim(name string, v any) (bool, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(c.Payload, &all); err != nil {
+		return false, err
+	}
+	raw, ok := all[name]
+	if !ok {
+		return false, nil
+	}
+	return true, json.Unmarshal(raw, v)
+}
+
+// Raw returns every claim decoded by encoding/json (numbers as float64),
+// the named ones included. It decodes Payload on each call.
+func (c *Claims) Raw() map[string]any {
+	var m map[string]any
+	json.Unmarshal(c.Payload, &m)
+	return m
 }
 
 // Scopes splits Scope.
@@ -261,12 +286,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if !verifySignature(h.Alg, key.Key, jws.signingInput, jws.signature) {
 		return nil, ErrSignature
 	}
-	payload := jws.payload
-	var raw map[string]any
-	if err := json.Unmarshal(payload, &raw); err != nil || raw == nil {
-		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
-	}
-	c, err := claimsFrom(raw)
+	c, err := claimsFrom(jws.payload)
 	if err != nil {
 		return nil, err
 	}
@@ -328,67 +348,69 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func claimsFrom(raw map[string]any) (*Claims, error) {
-	c := &Claims{Raw: raw}
-	var err error
-	str := func(name string) string {
-		v, ok := raw[name]
-		if !ok || v == nil {
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok && err == nil {
-			err = fmt.Errorf("%w: %s is not a string", ErrClaims, name)
-		}
-		return s
+// wireClaims is the claims set as encoding/json decodes it.
+type wireClaims struct {
+	Iss           string          `json:"iss"`
+	Sub           string          `json:"sub"`
+	Aud           json.RawMessage `json:"aud"`
+	ClientID      string          `json:"client_id"`
+	Scope         string          `json:"scope"`
+	Jti           string          `json:"jti"`
+	Iat           *float64        `json:"iat"`
+	Exp           *float64        `json:"exp"`
+	Nbf           *float64        `json:"nbf"`
+	AuthTime      *float64        `json:"auth_time"`
+	Email         string          `json:"email"`
+	EmailVerified bool            `json:"email_verified"`
+	Name          string          `json:"name"`
+	Picture       string          `json:"picture"`
+}
+
+func claimsFrom(payload []byte) (*Claims, error) {
+	if i := bytes.IndexFunc(payload, func(r rune) bool { return !unicode.IsSpace(r) }); i < 0 || payload[i] != '{' {
+		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
 	}
-	date := func(name string) time.Time {
-		v, ok := raw[name]
-		if !ok || v == nil {
+	var w wireClaims
+	if err := json.Unmarshal(payload, &w); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, fmt.Errorf("%w: %s has the wrong type", ErrClaims, typeErr.Field)
+		}
+		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
+	}
+	c := &Claims{Issuer: w.Iss, Subject: w.Sub, ClientID: w.ClientID, Scope: w.Scope, ID: w.Jti,
+		Email: w.Email, EmailVerified: w.EmailVerified, Name: w.Name, Picture: w.Picture, Payload: payload}
+	var err error
+	date := func(name string, f *float64) time.Time {
+		if f == nil {
 			return time.Time{}
 		}
-		f, ok := v.(float64)
-		if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e12 {
+		if *f < 0 || *f > 1e12 {
 			if err == nil {
 				err = fmt.Errorf("%w: %s is not a NumericDate", ErrClaims, name)
 			}
 			return time.Time{}
 		}
-		sec, frac := math.Modf(f)
+		sec, frac := math.Modf(*f)
 		return time.Unix(int64(sec), int64(frac*1e9))
 	}
-	c.Issuer = str("iss")
-	c.Subject = str("sub")
-	c.ClientID = str("client_id")
-	c.Scope = str("scope")
-	c.ID = str("jti")
-	c.Email = str("email")
-	c.Name = str("name")
-	c.Picture = str("picture")
-	c.IssuedAt = date("iat")
-	c.ExpiresAt = date("exp")
-	c.NotBefore = date("nbf")
-	c.AuthTime = date("auth_time")
-	if b, ok := raw["email_verified"].(bool); ok {
-		c.EmailVerified = b
-	}
-	switch a := raw["aud"].(type) {
-	case string:
-		c.Audience = []string{a}
-	case []any:
-		for _, x := range a {
-			s, ok := x.(string)
-			if !ok {
-				return nil, fmt.Errorf("%w: aud holds a non-string", ErrClaims)
-			}
-			c.Audience = append(c.Audience, s)
-		}
-	case nil:
-	default:
-		return nil, fmt.Errorf("%w: aud is neither a string nor a list", ErrClaims)
-	}
+	c.IssuedAt = date("iat", w.Iat)
+	c.ExpiresAt = date("exp", w.Exp)
+	c.NotBefore = date("nbf", w.Nbf)
+	c.AuthTime = date("auth_time", w.AuthTime)
 	if err != nil {
 		return nil, err
+	}
+	if len(w.Aud) > 0 && string(w.Aud) != "null" {
+		if w.Aud[0] == '"' {
+			var a string
+			if err := json.Unmarshal(w.Aud, &a); err != nil {
+				return nil, fmt.Errorf("%w: aud: %v", ErrClaims, err)
+			}
+			c.Audience = []string{a}
+		} else if err := json.Unmarshal(w.Aud, &c.Audience); err != nil {
+			return nil, fmt.Errorf("%w: aud is neither a string nor a list of strings", ErrClaims)
+		}
 	}
 	return c, nil
 }

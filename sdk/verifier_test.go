@@ -48,8 +48,15 @@ func TestVerifyValidTokenPerAlgorithm(t *testing.T) {
 			if c.Email != "ada@example.com" || !c.EmailVerified || c.Name != "Ada" || c.Picture != "https://img.example/ada.png" {
 				t.Fatalf("profile claims %+v", c)
 			}
-			if _, ok := c.Raw["permissions"].(map[string]any); !ok {
-				t.Fatalf("raw claims lack permissions: %v", c.Raw)
+			if _, ok := c.Raw()["permissions"].(map[string]any); !ok {
+				t.Fatalf("raw claims lack permissions: %v", c.Raw())
+			}
+			var perms map[string][]string
+			if ok, err := c.Claim("permissions", &perms); !ok || err != nil || perms["doc"][0] != "read" {
+				t.Fatalf("Claim(permissions) = %v %v %v", perms, ok, err)
+			}
+			if ok, err := c.Claim("abac_required", &perms); ok || err != nil {
+				t.Fatalf("absent claim reported present: %v %v", ok, err)
 			}
 			if c.IsClient() {
 				t.Fatal("a user token reads as a client token")
@@ -78,6 +85,9 @@ func TestVerifyTimeChecks(t *testing.T) {
 		{"no exp", func(c map[string]any) { delete(c, "exp") }, sdk.ErrClaims},
 		{"exp not a number", func(c map[string]any) { c["exp"] = "tomorrow" }, sdk.ErrClaims},
 		{"no sub", func(c map[string]any) { delete(c, "sub") }, sdk.ErrClaims},
+		{"aud holds a number", func(c map[string]any) { c["aud"] = []any{audience, 5} }, sdk.ErrClaims},
+		{"sub not a string", func(c map[string]any) { c["sub"] = 42 }, sdk.ErrClaims},
+		{"fractional exp", func(c map[string]any) { c["exp"] = float64(now.Unix()) + 0.5 }, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
