@@ -92,6 +92,7 @@ func TestEndToEnd(t *testing.T) {
 				{"ReceiverDownThenUp", testReceiverDown},
 				{"ForgedDeliveriesRefused", testForgedDeliveries},
 				{"Reconcile", testReconcile},
+				{"SecretRotation", testSecretRotation},
 				{"AutherKilledBeforeDelivery", testAutherKilled},
 			} {
 				if !t.Run(s.name, func(t *testing.T) {
@@ -504,6 +505,59 @@ func testReconcile(t *testing.T, h *harness) {
 	}
 	if h.row(t, b.id) != nil {
 		t.Fatal("the late webhooks brought the deleted user back")
+	}
+}
+
+// After the endpoint's secret is rotated Auther signs with both secrets for
+// a while, so the app keeps working with the old one until its
+// WEBHOOK_SECRET is switched to the new one.
+func testSecretRotation(t *testing.T, h *harness) {
+	u := h.signUp(t, "Radia Perlman")
+	h.waitRow(t, u.id, "user.created", func(r *sdk.ShadowUser) bool { return !r.SyncedAt.IsZero() })
+	rotated := h.admin(t, "POST", "/api/admin/webhooks/"+h.webhookID+"/rotate-secret", 200)
+	newSecret, _ := rotated["secret"].(string)
+	if !strings.HasPrefix(newSecret, "whsec_") || newSecret == h.webhookSecret {
+		t.Fatalf("rotate-secret answered %v", rotated)
+	}
+
+	h.updateName(t, u, "Radia J. Perlman")
+	h.waitRow(t, u.id, "user.updated signed with both secrets", func(r *sdk.ShadowUser) bool { return r.Name == "Radia J. Perlman" })
+	c := h.gate.find(func(b map[string]any) bool {
+		d, _ := b["data"].(map[string]any)
+		return d["id"] == u.id && d["name"] == "Radia J. Perlman"
+	})
+	if c == nil || strings.Count(c.header.Get(sdk.HeaderWebhookSignature), ",") != 1 {
+		t.Fatalf("during the overlap the delivery should carry two signatures: %v", c)
+	}
+
+	// The app now holds only the new secret (WEBHOOK_SECRET changed, app restarted).
+	cfg := h.cfg
+	cfg.WebhookSecrets = []string{newSecret}
+	app2, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gate.setNext(app2.Handler())
+	t.Cleanup(func() {
+		h.gate.setNext(h.app.Handler())
+		app2.Close()
+	})
+	h.updateName(t, u, "Radia Perlman")
+	h.waitRow(t, u.id, "user.updated verified with the new secret", func(r *sdk.ShadowUser) bool { return r.Name == "Radia Perlman" })
+
+	// A delivery signed with the old secret alone is refused now.
+	body := fmt.Appendf(nil, `{"id":"evt_old-%s","origin":"auther","type":"user.updated","timestamp":%d,"data":{"id":%q,"email":%q,"name":"Old Secret"}}`,
+		randHex(8), time.Now().UnixMilli(), u.id, u.email)
+	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	hdr.Set(sdk.HeaderWebhookID, regexp.MustCompile(`evt_old-[0-9a-f]+`).FindString(string(body)))
+	hdr.Set(sdk.HeaderWebhookTimestamp, ts)
+	hdr.Set(sdk.HeaderWebhookSignature, sdk.SignWebhook(h.webhookSecret, ts, body))
+	if status, b := h.postWebhook(t, hdr, body); status != 401 {
+		t.Fatalf("delivery signed with the replaced secret: %d %v, want 401", status, b)
+	}
+	if r := h.row(t, u.id); r == nil || r.Name != "Radia Perlman" {
+		t.Fatalf("row = %+v", r)
 	}
 }
 
@@ -957,8 +1011,8 @@ type captured struct {
 }
 
 type gate struct {
-	next   http.Handler
 	mu     sync.Mutex
+	next   http.Handler
 	mode   gateMode
 	passed map[string]bool // lossy: ids whose first delivery went through
 	log    []captured
@@ -970,9 +1024,18 @@ func (g *gate) set(m gateMode) {
 	g.mu.Unlock()
 }
 
+func (g *gate) setNext(h http.Handler) {
+	g.mu.Lock()
+	g.next = h
+	g.mu.Unlock()
+}
+
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	next := g.next
+	g.mu.Unlock()
 	if r.URL.Path != webhookPath {
-		g.next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
@@ -990,7 +1053,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "receiver down", http.StatusServiceUnavailable)
 	} else {
 		rec := httptest.NewRecorder()
-		g.next.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, r)
 		c.status, c.answer = rec.Code, rec.Body.Bytes()
 		if lose {
 			http.Error(w, "answer lost", http.StatusServiceUnavailable)
