@@ -192,6 +192,9 @@ func (s *Service) SendVerificationEmail(ctx context.Context, email, callbackURL 
 	return s.Store.CreateVerification(ctx, v, m, s.sent(u.ID, u.Email, event.PurposeEmailVerification))
 }
 
+// hostedVerifyPage is Auther's own "email verified" page.
+const hostedVerifyPage = "/verify-email"
+
 // resendOnRefusedSignIn sends a fresh verification link when an unverified
 // user signs in with the right password, at most once per wait period. The
 // gate is a row whose primary key names the user and the period, so of two
@@ -206,7 +209,9 @@ func (s *Service) resendOnRefusedSignIn(ctx context.Context, u *store.User) erro
 	} else if err != nil {
 		return err
 	}
-	v, m, err := s.verificationMail(u, "")
+	// The link ends on the hosted result page: this mail answers a refused
+	// sign-in, so no app asked for a callback.
+	v, m, err := s.verificationMail(u, hostedVerifyPage)
 	if err != nil {
 		return err
 	}
