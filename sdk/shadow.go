@@ -69,16 +69,16 @@ const DefaultTombstoneFor = 24 * time.Hour
 
 // ShadowUser is the app's local copy of an Auther user.
 type ShadowUser struct {
-	ID            string
-	Email         string
-	Name          string
-	EmailVerified bool
-	Image         *string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	Name          string    `json:"name"`
+	EmailVerified bool      `json:"emailVerified"`
+	Image         *string   `json:"image"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 	// SyncedAt is the version of the data last applied from Auther (zero
 	// for a row made from token claims that no event has confirmed yet).
-	SyncedAt time.Time
+	SyncedAt time.Time `json:"-"`
 }
 
 // ShadowStore keeps the app's shadow copy of Auther's users in a table the
