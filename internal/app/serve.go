@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/auther/auther/internal/auth"
+	"github.com/auther/auther/internal/mailqueue"
+	"github.com/auther/auther/internal/oidc"
+	"github.com/auther/auther/internal/webhook"
 	"io"
 	"log/slog"
 	"net"
@@ -52,57 +56,67 @@ func PrepareSchema(ctx context.Context, c *config.Config, st *sqlstore.Store, lo
 	return err
 }
 
-// Serve runs the server until ctx ends, then shuts down gracefully:
-// in-flight requests finish (up to 30 s).
-func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Logger) error {
-	st, err := OpenStore(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+// Server is a wired Auther: everything serve runs, built once from the
+// config so that the binary, the browser tests and the screenshot tool run
+// the same wiring.
+type Server struct {
+	Config    *config.Config
+	Store     *sqlstore.Store
+	Secret    string
+	Metrics   *metrics.Metrics
+	Hasher    *password.Pool
+	Auth      *auth.Service
+	Keys      *keys.Manager
+	OIDC      *oidc.Provider
+	Mailer    *mailqueue.Worker
+	Webhooks  *webhook.Manager
+	Deliverer *webhook.Worker
+	API       *httpapi.Server
+	Log       *slog.Logger
+}
+
+// Build wires a server on an open store: schema, secret, hashing pool, mail,
+// webhooks, identity core, signing keys, trusted clients, OIDC provider and
+// the HTTP API. Nothing runs until Run.
+func Build(ctx context.Context, c *config.Config, st *sqlstore.Store, log *slog.Logger) (*Server, error) {
 	if err := PrepareSchema(ctx, c, st, log); err != nil {
-		return err
+		return nil, err
 	}
 	secret, err := ResolveSecret(c, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	met := metrics.New()
 	hasher := password.NewPool(c.HashConcurrency)
-	// Hashing workers hold a Go P for a whole scrypt run. Give the runtime
-	// that many extra Ps so session checks always find one, and let the
-	// kernel (which sees the hashing threads at lower priority) share the
-	// cores between them.
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + hasher.Size())
 	hasher.OnWait = met.ObserveHashWait
 	hasher.MaxWait = 10 * time.Second
 	clk := clock.Real{}
 	composer, mailer, err := Mail(c, st, secret, clk, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mailer.OnResult = func(outcome string) { met.Mail.WithLabelValues(outcome).Inc() }
 	hooks, deliverer, err := Webhooks(c, st, secret, clk, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	deliverer.OnResult = func(outcome string) { met.Webhooks.WithLabelValues(outcome).Inc() }
 	svc := NewAuthService(c, st, hasher, clk, secret, composer)
 	km, err := Keys(c, st, secret, clk)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c.ClientsFile != "" {
 		n, err := SyncClients(ctx, st, c.ClientsFile, clk.Now().UTC().Truncate(time.Millisecond))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		log.Info("trusted clients synced from file", "count", n, "file", c.ClientsFile)
 	}
 	provider := OIDC(c, st, km, clk)
 	provider.OnFailure = func(endpoint, code string) { met.OAuthFailures.WithLabelValues(endpoint, code).Inc() }
 	if rotated, err := km.Ensure(ctx); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
+		return nil, fmt.Errorf("signing keys: %w", err)
 	} else if rotated {
 		log.Info("created a new signing key", "alg", c.SigningAlgorithm)
 	}
@@ -114,8 +128,45 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 		Webhooks: hooks, Deliverer: deliverer, Brand: Brand(c),
 	})
 	if err != nil {
+		return nil, err
+	}
+	return &Server{Config: c, Store: st, Secret: secret, Metrics: met, Hasher: hasher, Auth: svc, Keys: km, OIDC: provider,
+		Mailer: mailer, Webhooks: hooks, Deliverer: deliverer, API: api, Log: log}, nil
+}
+
+// Run starts the background work: the sweeper, the mail and webhook
+// workers and key maintenance. The returned stop ends them and waits, so
+// call it before closing the store.
+func (s *Server) Run() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go sweep(ctx, s.Store, s.Metrics, s.API, s.Config.SweepInterval, s.Config.WebhookRetention, s.Log)
+	mailDone, hooksDone := make(chan struct{}), make(chan struct{})
+	go func() { s.Mailer.Run(ctx); close(mailDone) }()
+	// Deliveries left pending by an earlier run (a crash between commit and
+	// send) are due and go out on the worker's first pass.
+	go func() { s.Deliverer.Run(ctx); close(hooksDone) }()
+	go maintainKeys(ctx, s.Keys, s.Log)
+	return func() { cancel(); <-mailDone; <-hooksDone }
+}
+
+// Serve runs the server until ctx ends, then shuts down gracefully:
+// in-flight requests finish (up to 30 s).
+func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Logger) error {
+	st, err := OpenStore(ctx, c)
+	if err != nil {
 		return err
 	}
+	defer st.Close()
+	a, err := Build(ctx, c, st, log)
+	if err != nil {
+		return err
+	}
+	// Hashing workers hold a Go P for a whole scrypt run. Give the runtime
+	// that many extra Ps so session checks always find one, and let the
+	// kernel (which sees the hashing threads at lower priority) share the
+	// cores between them.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + a.Hasher.Size())
+	api, hasher := a.API, a.Hasher
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
@@ -125,16 +176,8 @@ func Serve(ctx context.Context, c *config.Config, stdout io.Writer, log *slog.Lo
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	defer stopSweep()
-	go sweep(sweepCtx, st, met, api, c.SweepInterval, c.WebhookRetention, log)
-	mailDone, hooksDone := make(chan struct{}), make(chan struct{})
-	go func() { mailer.Run(sweepCtx); close(mailDone) }()
-	// Deliveries left pending by an earlier run (a crash between commit and
-	// send) are due and go out on the worker's first pass.
-	go func() { deliverer.Run(sweepCtx); close(hooksDone) }()
-	defer func() { stopSweep(); <-mailDone; <-hooksDone }() // before the store closes
-	go maintainKeys(sweepCtx, km, log)
+	stop := a.Run()
+	defer stop() // before the store closes
 
 	fmt.Fprintf(stdout, "auther listening on http://%s (public URL %s)\nauther database: %s\n", ln.Addr(), c.BaseURL, DescribeDatabase(c))
 	log.Info("serving", "addr", ln.Addr().String(), "base_url", c.BaseURL, "database", DescribeDatabase(c),

@@ -8,7 +8,6 @@ package browsertest
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,12 +17,9 @@ import (
 
 	"github.com/auther/auther/internal/app"
 	"github.com/auther/auther/internal/auth"
-	"github.com/auther/auther/internal/clock"
 	"github.com/auther/auther/internal/config"
-	"github.com/auther/auther/internal/httpapi"
 	"github.com/auther/auther/internal/mail"
 	"github.com/auther/auther/internal/oidc"
-	"github.com/auther/auther/internal/password"
 	"github.com/auther/auther/internal/store/sqlstore"
 )
 
@@ -53,13 +49,13 @@ type Auther struct {
 	Auth     *auth.Service
 	Provider *oidc.Provider
 
-	srv    *http.Server
-	cancel context.CancelFunc
-	done   chan struct{}
+	srv  *http.Server
+	stop func() // the background workers
+	done chan struct{}
 }
 
-// Start boots Auther on 127.0.0.1 with a free port, the way `auther serve`
-// wires it, with email verification required unless opts.Env says
+// Start boots Auther on 127.0.0.1 with a free port, wired by app.Build as
+// `auther serve` is, with email verification required unless opts.Env says
 // otherwise, and the rate limiter off (tests sign in many times from one
 // address).
 func Start(opts Options) (a *Auther, err error) {
@@ -107,49 +103,19 @@ func Start(opts Options) (a *Auther, err error) {
 			st.Close()
 		}
 	}()
-	if err := app.PrepareSchema(ctx, c, st, log); err != nil {
-		return nil, err
-	}
-	secret, err := app.ResolveSecret(c, log)
-	if err != nil {
-		return nil, err
-	}
-	clk := clock.Real{}
-	composer, worker, err := app.Mail(c, st, secret, clk, log)
+	srv, err := app.Build(ctx, c, st, log)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Sender != nil {
-		worker.Sender = opts.Sender
+		srv.Mailer.Sender = opts.Sender
 	}
-	worker.Poll = 25 * time.Millisecond
-	svc := app.NewAuthService(c, st, password.NewPool(c.HashConcurrency), clk, secret, composer)
-	km, err := app.Keys(c, st, secret, clk)
-	if err != nil {
-		return nil, err
-	}
-	provider := app.OIDC(c, st, km, clk)
-	if _, err := km.Ensure(ctx); err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	api, err := httpapi.New(httpapi.Options{
-		Auth: svc, Store: st, Secret: secret, BaseURL: c.BaseURL, TrustedOrigins: c.TrustedOrigins,
-		CookiePrefix: c.CookiePrefix, RateLimit: c.RateLimit, TrustedProxyHeader: c.TrustedProxyHeader,
-		Logger: log, Clock: clk, Keys: km, OIDC: provider,
-		DynamicRegistration: c.DynamicRegistration, RegistrationSecret: c.SignupSecret,
-	})
-	if err != nil {
-		return nil, err
-	}
-	wctx, cancel := context.WithCancel(context.Background())
-	a = &Auther{URL: c.BaseURL, Config: c, Store: st, Auth: svc, Provider: provider,
-		srv:    &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second},
-		cancel: cancel, done: make(chan struct{})}
-	mailDone := make(chan struct{})
-	go func() { worker.Run(wctx); close(mailDone) }()
+	srv.Mailer.Poll = 25 * time.Millisecond
+	a = &Auther{URL: c.BaseURL, Config: c, Store: st, Auth: srv.Auth, Provider: srv.OIDC,
+		srv:  &http.Server{Handler: srv.API, ReadHeaderTimeout: 10 * time.Second},
+		stop: srv.Run(), done: make(chan struct{})}
 	go func() {
 		a.srv.Serve(ln)
-		<-mailDone
 		close(a.done)
 	}()
 	return a, nil
@@ -162,8 +128,8 @@ func (a *Auther) Close() {
 	if err := a.srv.Shutdown(ctx); err != nil {
 		a.srv.Close()
 	}
-	a.cancel()
 	<-a.done
+	a.stop()
 	a.Store.Close()
 }
 
