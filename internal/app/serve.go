@@ -101,6 +101,7 @@ func Build(ctx context.Context, c *config.Config, st *sqlstore.Store, log *slog.
 		return nil, err
 	}
 	deliverer.OnResult = func(outcome string) { met.Webhooks.WithLabelValues(outcome).Inc() }
+	st.OnEvents(deliverer.Wake)
 	svc := NewAuthService(c, st, hasher, clk, secret, composer)
 	km, err := Keys(c, st, secret, clk)
 	if err != nil {

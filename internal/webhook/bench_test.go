@@ -29,7 +29,7 @@ func BenchmarkDelivery(b *testing.B) {
 		b.Run(backend.Name, func(b *testing.B) {
 			st := backend.Open(b)
 			box, _ := seal.New(strings.Repeat("s", 32), "webhooks")
-			mgr := &webhook.Manager{Store: st, Box: box, Clock: clock.Real{}}
+			mgr := &webhook.Manager{Store: st, Box: box, Clock: clock.Real{}, AllowPrivate: true}
 			var got atomic.Int64
 			var secret string
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -37,13 +37,19 @@ func (s *Store) emit(ctx context.Context, tx *sql.Tx, evs ...store.Event) error 
 
 // txEmit runs fn and then records the events it returns, in one transaction.
 func (s *Store) txEmit(ctx context.Context, fn func(*sql.Tx) ([]store.Event, error)) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	emitted := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		evs, err := fn(tx)
 		if err != nil {
 			return err
 		}
+		emitted = len(evs) > 0
 		return s.emit(ctx, tx, evs...)
 	})
+	if f := s.afterEvents.Load(); err == nil && emitted && f != nil {
+		(*f)()
+	}
+	return err
 }
 
 // deleteSessionsReturning deletes sessions matching where (with args) and

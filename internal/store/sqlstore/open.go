@@ -35,7 +35,14 @@ type Store struct {
 	// queries counts statements sent outside transactions, so benchmarks
 	// can report queries per operation.
 	queries atomic.Uint64
+	// afterEvents, when set, runs after a commit that recorded events.
+	afterEvents atomic.Pointer[func()]
 }
+
+// OnEvents sets fn to run after every commit that recorded lifecycle
+// events, so the webhook worker of this process sends them at once instead
+// of at its next poll (other replicas still poll).
+func (s *Store) OnEvents(fn func()) { s.afterEvents.Store(&fn) }
 
 // Queries returns how many statements the store has run outside
 // transactions (each transaction's statements are not counted).

@@ -54,7 +54,7 @@ CREATE TABLE webhook_delivery (
 );
 -- The hot queries only look at pending rows; partial indexes keep them fast
 -- however many delivered rows are retained.
-CREATE INDEX webhook_delivery_due_idx ON webhook_delivery (endpoint_id, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_delivery_due_idx ON webhook_delivery (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_delivery_order_idx ON webhook_delivery (endpoint_id, subject, event_seq) WHERE status = 'pending';
 CREATE INDEX webhook_delivery_event_idx ON webhook_delivery (event_seq);
 CREATE INDEX webhook_delivery_list_idx ON webhook_delivery (endpoint_id, event_seq);
