@@ -371,10 +371,19 @@ func (s *Service) RequireFresh(c *Current) error {
 
 // SignOut deletes the current session.
 func (s *Service) SignOut(ctx context.Context, c *Current) error {
-	err := s.Store.DeleteSession(ctx, c.User.ID, c.Session.TokenHash)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+	return s.endSession(ctx, c.User.ID, c.Session.ID, c.Session.TokenHash)
+}
+
+// endSession deletes a session and revokes the OAuth grants made under it:
+// apps signed in through a device that signs out (or is signed out) lose
+// their refresh tokens too, as with "sign out everywhere". A session that
+// merely expires keeps its grants; they have their own lifetimes.
+func (s *Service) endSession(ctx context.Context, userID, sessionID, tokenHash string) error {
+	err := s.Store.DeleteSession(ctx, userID, tokenHash)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
+	_, err = s.Store.RevokeSessionGrants(ctx, sessionID, "", s.now())
 	return err
 }
 
@@ -387,14 +396,19 @@ func (s *Service) ListSessions(ctx context.Context, c *Current) ([]store.Session
 // token or the stored hash that list-sessions shows; either only ever
 // matches the caller's own sessions.
 func (s *Service) RevokeSession(ctx context.Context, c *Current, token string) error {
-	err := s.Store.DeleteSession(ctx, c.User.ID, session.Hash(token))
+	hash := session.Hash(token)
+	se, _, err := s.Store.GetSession(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) && isHexHash(token) {
-		err = s.Store.DeleteSession(ctx, c.User.ID, token)
+		hash = token
+		se, _, err = s.Store.GetSession(ctx, hash)
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // already gone: revoking is idempotent
+	if errors.Is(err, store.ErrNotFound) || (err == nil && se.UserID != c.User.ID) {
+		return nil // already gone, or not the caller's: revoking is idempotent and reveals nothing
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.endSession(ctx, c.User.ID, se.ID, hash)
 }
 
 func isHexHash(s string) bool {

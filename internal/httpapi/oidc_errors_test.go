@@ -915,3 +915,48 @@ func TestOIDCAuthorizeReauthenticationCompletes(t *testing.T) {
 		}
 	})
 }
+
+// Signing a device out — from that device or from another one — ends the
+// apps it signed in to: their refresh tokens stop working.
+func TestOIDCRefreshFailsAfterTheDeviceIsSignedOut(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, st *sqlstore.Store) {
+		f := newErrFixture(t, st)
+		code, v := f.code(t, f.conf, true)
+		onDevice := tokens(t, f.exchange(t, f.conf, code, f.conf.redirect, v))
+
+		// Another device of the same user revokes the first one by the
+		// hash list-sessions shows.
+		other := f.o.client()
+		if r := other.post("/api/auth/sign-in/email", map[string]any{"email": f.email, "password": pw}); r.Status != 200 {
+			t.Fatalf("second device: %d %s", r.Status, r.Body)
+		}
+		device := f.browser.session()["session"].(map[string]any)
+		var listed []map[string]any
+		jsonUnmarshal(other.get("/api/auth/list-sessions").Body, &listed)
+		hash := ""
+		for _, s := range listed {
+			if s["id"] == device["id"] {
+				hash, _ = s["token"].(string)
+			}
+		}
+		if hash == "" {
+			t.Fatalf("first device not listed: %v", listed)
+		}
+		if r := other.post("/api/auth/revoke-session", map[string]any{"token": hash}); r.Status != 200 {
+			t.Fatalf("revoke-session: %d %s", r.Status, r.Body)
+		}
+		wantOAuthError(t, f.refresh(t, f.conf, onDevice.RefreshToken, ""), 400, "invalid_grant")
+
+		// Signing out on the device itself does the same; the other
+		// device's apps are not touched.
+		code, v = f.code(t, f.conf, true) // signs the first browser in again
+		again := tokens(t, f.exchange(t, f.conf, code, f.conf.redirect, v))
+		if r := f.browser.post("/api/auth/sign-out", nil); r.Status != 200 {
+			t.Fatalf("sign-out: %d %s", r.Status, r.Body)
+		}
+		wantOAuthError(t, f.refresh(t, f.conf, again.RefreshToken, ""), 400, "invalid_grant")
+		if other.session() == nil {
+			t.Fatal("the other device was signed out too")
+		}
+	})
+}
