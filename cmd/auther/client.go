@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/auther/auther/internal/config"
 	"io"
 	"slices"
 	"strings"
@@ -20,18 +21,9 @@ import (
 func clientCmd(load loader, out, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Manage OAuth/OIDC clients (relying parties)"}
 	with := func(fn func(ctx context.Context, st *sqlstore.Store, args []string) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			c, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := openMigrated(cmd.Context(), c, stderr)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		return withStore(load, stderr, func(cmd *cobra.Command, _ *config.Config, st *sqlstore.Store, args []string) error {
 			return fn(cmd.Context(), st, args)
-		}
+		})
 	}
 	var spec oidc.ClientSpec
 	create := &cobra.Command{

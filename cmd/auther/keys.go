@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"github.com/auther/auther/internal/config"
+	"github.com/auther/auther/internal/store/sqlstore"
 	"io"
 	"text/tabwriter"
 	"time"
@@ -15,16 +17,7 @@ import (
 func keysCmd(load loader, out, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage token signing keys"}
 	with := func(fn func(cmd *cobra.Command, km *keys.Manager) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, _ []string) error {
-			c, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := openMigrated(cmd.Context(), c, stderr)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		return withStore(load, stderr, func(cmd *cobra.Command, c *config.Config, st *sqlstore.Store, _ []string) error {
 			secret, err := app.ResolveSecret(c, app.NewLogger(c, stderr))
 			if err != nil {
 				return err
@@ -37,7 +30,7 @@ func keysCmd(load loader, out, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			return fn(cmd, km)
-		}
+		})
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"github.com/auther/auther/internal/config"
+	"github.com/auther/auther/internal/store/sqlstore"
 	"io"
 	"text/tabwriter"
 
@@ -17,16 +19,7 @@ func mailCmd(load loader, out, stderr io.Writer) *cobra.Command {
 			Use:   status,
 			Short: "List " + status + " mail (recipient, subject, attempts, last error; never the body)",
 			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				c, err := load(cmd)
-				if err != nil {
-					return err
-				}
-				st, err := openMigrated(cmd.Context(), c, stderr)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
+			RunE: withStore(load, stderr, func(cmd *cobra.Command, _ *config.Config, st *sqlstore.Store, _ []string) error {
 				mails, err := st.ListMail(cmd.Context(), status, limit)
 				if err != nil {
 					return err
@@ -37,7 +30,7 @@ func mailCmd(load loader, out, stderr io.Writer) *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.To, m.Subject, m.Attempts, m.UpdatedAt.Format("2006-01-02 15:04:05"), m.LastError)
 				}
 				return tw.Flush()
-			},
+			}),
 		}
 		c.Flags().IntVar(&limit, "limit", 100, "at most this many")
 		return c

@@ -21,6 +21,23 @@ import (
 
 // openMigrated opens the store and refuses to work on a schema that is not
 // current (the CLI never migrates implicitly, except on SQLite like serve).
+// withStore turns fn into a command's RunE: it loads the config, opens the
+// store (migrating the embedded default) and closes it when fn returns.
+func withStore(load loader, stderr io.Writer, fn func(cmd *cobra.Command, c *config.Config, st *sqlstore.Store, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := load(cmd)
+		if err != nil {
+			return err
+		}
+		st, err := openMigrated(cmd.Context(), c, stderr)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return fn(cmd, c, st, args)
+	}
+}
+
 func openMigrated(ctx context.Context, c *config.Config, stderr io.Writer) (*sqlstore.Store, error) {
 	st, err := app.OpenStore(ctx, c)
 	if err != nil {
@@ -81,16 +98,7 @@ func userCmd(load loader, out, stderr io.Writer) *cobra.Command {
 		Use:   "list",
 		Short: "List users in creation order",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := openMigrated(cmd.Context(), c, stderr)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: withStore(load, stderr, func(cmd *cobra.Command, _ *config.Config, st *sqlstore.Store, _ []string) error {
 			users, err := st.ListUsers(cmd.Context(), store.ListUsersOptions{After: after, Limit: limit})
 			if err != nil {
 				return err
@@ -101,7 +109,7 @@ func userCmd(load loader, out, stderr io.Writer) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", u.ID, u.Email, u.EmailVerified, u.Name, u.CreatedAt.Format("2006-01-02 15:04"))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many users")
 	list.Flags().StringVar(&after, "after", "", "start after this user id (paging)")
@@ -110,17 +118,8 @@ func userCmd(load loader, out, stderr io.Writer) *cobra.Command {
 		Use:   "delete <id-or-email>",
 		Short: "Delete a user with their sessions and accounts",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := load(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: withStore(load, stderr, func(cmd *cobra.Command, _ *config.Config, st *sqlstore.Store, args []string) error {
 			ctx := cmd.Context()
-			st, err := openMigrated(ctx, c, stderr)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			id := args[0]
 			if strings.Contains(id, "@") {
 				u, err := st.GetUserByEmail(ctx, strings.ToLower(id))
@@ -137,7 +136,7 @@ func userCmd(load loader, out, stderr io.Writer) *cobra.Command {
 			}
 			fmt.Fprintf(out, "deleted user %s\n", id)
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(create, list, del)
 	return cmd

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/auther/auther/internal/config"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -27,16 +28,7 @@ type webhookEnv struct {
 func webhookCmd(load loader, out, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "webhook", Short: "Manage webhook endpoints and their deliveries"}
 	with := func(fn func(ctx context.Context, e webhookEnv, args []string) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			c, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := openMigrated(cmd.Context(), c, stderr)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		return withStore(load, stderr, func(cmd *cobra.Command, c *config.Config, st *sqlstore.Store, args []string) error {
 			log := app.NewLogger(c, stderr)
 			secret, err := app.ResolveSecret(c, log)
 			if err != nil {
@@ -47,7 +39,7 @@ func webhookCmd(load loader, out, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			return fn(cmd.Context(), webhookEnv{st, mgr, worker}, args)
-		}
+		})
 	}
 	printSecret := func(e *store.WebhookEndpoint, secret string) {
 		fmt.Fprintf(out, "id:     %s\nsecret: %s\n(shown once; receivers verify x-webhook-signature with it)\n", e.ID, secret)
