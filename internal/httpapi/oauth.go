@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,19 +81,34 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := s.current(w, r, false)
-	fresh := err == nil && !req.HasPrompt("login") &&
-		(req.MaxAge == nil || s.auth.Clock.Now().Sub(c.Session.CreatedAt) <= *req.MaxAge)
+	q := r.URL.Query()
+	var fresh bool
+	if after, ok := s.loginAfter(q.Get(loginAfterParam)); ok {
+		// Back from the sign-in this request asked for (prompt=login or
+		// max_age): only a session made after that counts.
+		fresh = err == nil && !c.Session.CreatedAt.Before(after)
+	} else {
+		fresh = err == nil && !req.HasPrompt("login") &&
+			(req.MaxAge == nil || s.auth.Clock.Now().Sub(c.Session.CreatedAt) <= *req.MaxAge)
+	}
 	if !fresh {
 		if req.HasPrompt("none") {
 			s.authRedirect(w, req, "error", "login_required", "error_description", "the user must sign in")
 			return
 		}
-		// Back to this request after signing in; prompt=login and max_age
-		// are dropped, so the sign-in made for this request satisfies them
-		// (max_age=0 would otherwise send the user round forever).
-		q := r.URL.Query()
+		// Back to this request after signing in. prompt=login and max_age
+		// become a signed "signed in after now" marker: the sign-in made for
+		// this request satisfies them (max_age=0 would otherwise send the
+		// user round forever), and the return URL cannot be replayed with
+		// an older session to skip the sign-in. Other prompt values
+		// (consent) stay.
+		prompts := slices.DeleteFunc(slices.Clone(req.Prompt), func(p string) bool { return p == "login" })
 		q.Del("prompt")
+		if len(prompts) > 0 {
+			q.Set("prompt", strings.Join(prompts, " "))
+		}
 		q.Del("max_age")
+		q.Set(loginAfterParam, s.loginMarker(s.auth.Clock.Now()))
 		back := "/api/auth/oauth2/authorize?" + q.Encode()
 		target := "/sign-in?return=" + url.QueryEscape(back)
 		if req.LoginHint != "" {
@@ -110,9 +127,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			s.authRedirect(w, req, "error", "consent_required", "error_description", "the user has not approved this client")
 			return
 		}
-		q := r.URL.Query()
 		q.Del("prompt")
 		q.Del("max_age") // the session was already checked against it
+		q.Del(loginAfterParam)
 		s.consentPage(w, r, req, c, q.Encode())
 		return
 	}
@@ -125,6 +142,36 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	s.authRedirect(w, req, "code", code)
 }
 
+// loginAfterParam carries, through the sign-in round trip, the time after
+// which the user must have signed in.
+const loginAfterParam = "auther_login_after"
+
+func (s *Server) loginMAC(ms string) string {
+	m := hmac.New(sha256.New, []byte(s.secret))
+	m.Write([]byte("login-after\x00" + ms))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// loginMarker is "<unix ms>.<mac>".
+func (s *Server) loginMarker(t time.Time) string {
+	ms := strconv.FormatInt(t.UnixMilli(), 10)
+	return ms + "." + s.loginMAC(ms)
+}
+
+// loginAfter checks a marker made by loginMarker; a missing or forged one
+// is ignored (the request is then judged by its own prompt and max_age).
+func (s *Server) loginAfter(v string) (time.Time, bool) {
+	ms, mac, ok := strings.Cut(v, ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(s.loginMAC(ms))) {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n), true
+}
+
 // consentToken binds a consent form to the session and the request, so a
 // forged form cannot approve a client (CSRF).
 func (s *Server) consentToken(sessionID, request string) string {
@@ -133,13 +180,27 @@ func (s *Server) consentToken(sessionID, request string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (s *Server) consent(w http.ResponseWriter, r *http.Request, c *auth.Current) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
-		writeError(w, errorf(http.StatusBadRequest, "INVALID_BODY", "Could not read the form"))
+func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
+	// A browser posts this form: every answer is a page or a redirect.
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		s.errorPage(w, r, http.StatusMethodNotAllowed, web.M("error.method.heading"), web.M("error.method.text"), "")
+		return
+	}
+	if !s.pageForm(w, r) {
 		return
 	}
 	request := r.PostForm.Get("request")
+	c, err := s.current(w, r, false)
+	if errors.Is(err, auth.ErrNoSession) {
+		// Signed out meanwhile: sign in again, then back to the request.
+		seeOther(w, "/sign-in?return="+url.QueryEscape(pageReturn(authorizePath+"?"+request)))
+		return
+	}
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
 	if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(s.consentToken(c.Session.ID, request))) {
 		s.errorPage(w, r, http.StatusForbidden, web.M("error.csrf.heading"), web.M("error.consent_expired.text"), "")
 		return
@@ -156,7 +217,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, c *auth.Current
 		return
 	}
 	if err := s.oidc.SaveConsent(r.Context(), req.Client.ID, c.User.ID, req.Scopes); err != nil {
-		s.fail(w, r, err)
+		s.pageFail(w, r, err)
 		return
 	}
 	redirect(w, "/api/auth/oauth2/authorize?"+request)

@@ -2,10 +2,12 @@ package httpapi_test
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auther/auther/internal/httpapi"
 	"github.com/auther/auther/internal/keys"
@@ -115,5 +117,71 @@ func TestSignInFormIsRateLimited(t *testing.T) {
 		if r.Status != want {
 			t.Fatalf("sign-in form post %d: %d, want %d", i+1, r.Status, want)
 		}
+	}
+}
+
+// prompt=login and max_age send the user to sign in and back; the return
+// URL must not be usable with the old session to skip that sign-in.
+func TestPromptLoginCannotBeSkippedByReplayingTheReturnURL(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, st *sqlstore.Store) {
+		o := newOIDCEnv(t, st, keys.ES256)
+		b := o.client()
+		b.signUp("step@example.com", pw)
+		cb := "https://app.example.com/cb"
+		id, _ := o.registerClient(t, oidc.ClientSpec{Name: "App", RedirectURIs: []string{cb}, SkipConsent: true})
+		for _, extra := range []string{"&prompt=login", "&max_age=0"} {
+			o.clock.Advance(time.Second) // the session is older than this request
+			r := b.get(strings.TrimPrefix(authorizeURL(o, id, cb, "openid"), o.origin) + extra)
+			loc, _ := url.Parse(r.Header.Get("Location"))
+			if r.Status != http.StatusFound || loc.Path != "/sign-in" {
+				t.Fatalf("%s with a session: %d %s", extra, r.Status, r.Header.Get("Location"))
+			}
+			back := loc.Query().Get("return")
+			// The same browser, same old session, straight to the return URL.
+			r = b.get(back)
+			if l := r.Header.Get("Location"); strings.HasPrefix(l, cb) {
+				t.Fatalf("%s skipped by opening the return URL: %s", extra, l)
+			}
+			// After a real sign-in it completes.
+			r = b.signInForm(back, "step@example.com", pw)
+			next := r.Header.Get("Location")
+			if r = b.get(next); !strings.HasPrefix(r.Header.Get("Location"), cb+"?code=") {
+				t.Fatalf("%s after signing in: %d %s", extra, r.Status, r.Header.Get("Location"))
+			}
+		}
+	})
+}
+
+// prompt=consent survives the sign-in round trip: consent is asked even
+// though the user approved the client before.
+func TestPromptConsentSurvivesSignIn(t *testing.T) {
+	o := newOIDCEnv(t, testdb.SQLite(t), keys.ES256)
+	b := o.client()
+	b.signUp("again@example.com", pw)
+	cb := "https://app.example.com/cb"
+	id, _ := o.registerClient(t, oidc.ClientSpec{Name: "App", RedirectURIs: []string{cb}})
+	if back := o.browse(t, b, authorizeURL(o, id, cb, "openid"), "again@example.com", pw); back.Get("code") == "" {
+		t.Fatalf("first authorization: %v", back)
+	}
+	b.post("/api/auth/sign-out", nil)
+	r := b.get(strings.TrimPrefix(authorizeURL(o, id, cb, "openid"), o.origin) + "&prompt=consent")
+	loc, _ := url.Parse(r.Header.Get("Location"))
+	back := loc.Query().Get("return")
+	if !strings.Contains(back, "prompt=consent") {
+		t.Fatalf("return target lost prompt=consent: %s", back)
+	}
+	r = b.signInForm(back, "again@example.com", pw)
+	r = b.get(r.Header.Get("Location"))
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `id="consent"`) {
+		t.Fatalf("after sign-in with prompt=consent: %d %s", r.Status, r.Header.Get("Location"))
+	}
+}
+
+// The authorize error page does not repeat attacker-chosen parameter names.
+func TestAuthorizeErrorPageDoesNotEchoInventedParameters(t *testing.T) {
+	o := newOIDCEnv(t, testdb.SQLite(t), keys.ES256)
+	r := o.client().get("/api/auth/oauth2/authorize?Call+555-0100+now=1&Call+555-0100+now=2")
+	if r.Status != http.StatusBadRequest || strings.Contains(string(r.Body), "555-0100") {
+		t.Fatalf("%d, body echoes the parameter name: %s", r.Status, r.Body)
 	}
 }

@@ -77,6 +77,10 @@ type AuthRequest struct {
 	ACRValues     string
 }
 
+// authorizeParams are the authorization request parameters Auther reads.
+var authorizeParams = []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge",
+	"code_challenge_method", "prompt", "max_age", "login_hint", "response_mode", "ui_locales", "id_token_hint", "acr_values"}
+
 // HasPrompt reports whether prompt includes v.
 func (r *AuthRequest) HasPrompt(v string) bool { return slices.Contains(r.Prompt, v) }
 
@@ -86,7 +90,13 @@ func (r *AuthRequest) HasPrompt(v string) bool { return slices.Contains(r.Prompt
 func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (req *AuthRequest, page, redirect *Error) {
 	for k, v := range q {
 		if len(v) > 1 {
-			return nil, p.fail("authorize", oerr("invalid_request", "parameter "+k+" appears more than once")), nil
+			// Name only parameters of the protocol: the page shows this text,
+			// and an invented name would let anyone write on it.
+			what := "a parameter"
+			if slices.Contains(authorizeParams, k) {
+				what = "parameter " + k
+			}
+			return nil, p.fail("authorize", oerr("invalid_request", what+" appears more than once")), nil
 		}
 	}
 	clientID := q.Get("client_id")
