@@ -198,8 +198,9 @@ const hostedVerifyPage = "/verify-email"
 // resendOnRefusedSignIn sends a fresh verification link when an unverified
 // user signs in with the right password, at most once per wait period. The
 // gate is a row whose primary key names the user and the period, so of two
-// concurrent refused sign-ins only one inserts it and sends.
-func (s *Service) resendOnRefusedSignIn(ctx context.Context, u *store.User) error {
+// concurrent refused sign-ins only one inserts it and sends. The link ends
+// at callback, or at the hosted result page when it is "".
+func (s *Service) resendOnRefusedSignIn(ctx context.Context, u *store.User, callback string) error {
 	now := s.now()
 	period := max(int64(s.Email.ResendVerificationWait/time.Second), 1)
 	gate := &store.Verification{ID: purposeResendGate + ":" + u.ID + ":" + strconv.FormatInt(now.Unix()/period, 10),
@@ -209,9 +210,13 @@ func (s *Service) resendOnRefusedSignIn(ctx context.Context, u *store.User) erro
 	} else if err != nil {
 		return err
 	}
-	// The link ends on the hosted result page: this mail answers a refused
-	// sign-in, so no app asked for a callback.
-	v, m, err := s.verificationMail(u, hostedVerifyPage)
+	// Through the API the link ends on the hosted result page: this mail
+	// answers a refused sign-in, so no app asked for a callback. The sign-in
+	// page passes its own result page, carrying where the user was going.
+	if callback == "" {
+		callback = hostedVerifyPage
+	}
+	v, m, err := s.verificationMail(u, callback)
 	if err != nil {
 		return err
 	}

@@ -274,6 +274,14 @@ func cleanText(s string) string {
 // costs the same hashing work as a wrong password, so timing does not reveal
 // which emails have accounts.
 func (s *Service) SignIn(ctx context.Context, email, pw string, remember bool, m Meta) (*store.User, *Issued, error) {
+	return s.SignInVerifyingTo(ctx, email, pw, remember, m, "")
+}
+
+// SignInVerifyingTo is SignIn for a sign-in page: when it is refused because
+// the address is not verified, the verification link mailed again ends at
+// verifyCallback (a path on this server that carries the page's return
+// target) instead of the hosted result page alone.
+func (s *Service) SignInVerifyingTo(ctx context.Context, email, pw string, remember bool, m Meta, verifyCallback string) (*store.User, *Issued, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		// Better Auth answers a malformed email with INVALID_EMAIL; it
@@ -302,7 +310,7 @@ func (s *Service) SignIn(ctx context.Context, email, pw string, remember bool, m
 		return nil, nil, ErrInvalidCredentials
 	}
 	if s.mailEnabled() && s.Email.Verification == VerifyRequired && !u.EmailVerified {
-		if err := s.resendOnRefusedSignIn(ctx, u); err != nil {
+		if err := s.resendOnRefusedSignIn(ctx, u, verifyCallback); err != nil {
 			return nil, nil, err
 		}
 		return nil, nil, ErrEmailNotVerified

@@ -93,9 +93,14 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), ipKey, ip))
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("panic serving request", "route", r.Pattern, "panic", p)
+				ref := errorRef()
+				s.log.Error("panic serving request", "route", r.Pattern, "ref", ref, "panic", p)
 				if sw.status == 0 {
-					writeError(sw, errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error"))
+					if strings.HasPrefix(r.URL.Path, "/api/") {
+						writeError(sw, errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error"))
+					} else {
+						s.internalErrorPage(sw, r, ref)
+					}
 				}
 			}
 			route := r.Pattern
@@ -170,6 +175,10 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 			return
 		}
 		if e := s.checkOrigin(r, path); e != nil && !machine {
+			if browserFacing(path) {
+				s.originRefusedPage(w, r, e)
+				return
+			}
 			writeError(w, e)
 			return
 		}
@@ -180,6 +189,10 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 				h.Set("Retry-After", secs)
 				h.Set("X-Retry-After", secs) // Better Auth's header
 				s.metrics.RateHits.WithLabelValues(ratelimit.Bucket(path)).Inc()
+				if browserFacing(path) {
+					s.rateLimitedPage(w, r, int((retry+time.Second-1)/time.Second))
+					return
+				}
 				writeError(w, errorf(http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Too many requests. Please try again later."))
 				return
 			}
@@ -197,7 +210,7 @@ func (s *Server) pageGuards(w http.ResponseWriter, r *http.Request, next http.Ha
 	w.Header().Set("Cache-Control", "no-store")
 	bucket := pageRateBucket(r)
 	if r.Method == http.MethodPost {
-		if e := s.checkOrigin(r, bucket); e != nil {
+		if e := s.checkOrigin(r, r.URL.Path); e != nil {
 			s.log.Info("page form refused", "reason", e.Code, "route", r.URL.Path, "ip", ipFrom(r))
 			s.errorPage(w, r, http.StatusForbidden, web.M("error.origin.heading"), web.M("error.origin.text"), "")
 			return
@@ -209,7 +222,7 @@ func (s *Server) pageGuards(w http.ResponseWriter, r *http.Request, next http.Ha
 			secs := int((retry + time.Second - 1) / time.Second)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			s.metrics.RateHits.WithLabelValues(ratelimit.Bucket(bucket)).Inc()
-			s.errorPage(w, r, http.StatusTooManyRequests, web.M("error.rate.heading"), web.M("error.rate.text", secs), "")
+			s.rateLimitedPage(w, r, secs)
 			return
 		}
 	}

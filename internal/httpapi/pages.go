@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/auther/auther/internal/auth"
 	"github.com/auther/auther/internal/oidc"
+	"github.com/auther/auther/internal/verification"
 	"github.com/auther/auther/internal/web"
 )
 
@@ -54,6 +56,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("/check-inbox", s.pageCheckInbox)
 	mux.HandleFunc("/sign-out", s.pageSignOut)
 	mux.HandleFunc("/account", s.pageAccount)
+	mux.HandleFunc("/", s.unmatched(mux)) // anything no other route serves
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		if !s.pageMethod(w, r, false) {
 			return
@@ -80,15 +83,19 @@ func pageRateBucket(r *http.Request) string {
 	}
 	switch r.URL.Path {
 	case "/sign-in":
+		// Mailing a code counts like the API's send-verification-otp
+		// (3 per minute); a password, a code typed in and a magic link like
+		// /sign-in/* (3 per 10 s).
+		if postedForm(r).Get("method") == "otp" {
+			return "/email-otp/send-verification-otp/page"
+		}
 		return "/sign-in/page"
 	case "/sign-up":
 		return "/sign-up/page"
 	case "/forgot-password":
 		return "/request-password-reset/page"
 	case "/account":
-		r.Body = http.MaxBytesReader(nil, r.Body, maxBody)
-		r.ParseForm() // kept for the handler; a broken body is refused there
-		switch r.PostForm.Get("intent") {
+		switch postedForm(r).Get("intent") {
 		case "password":
 			return "/change-password/page"
 		case "email":
@@ -98,13 +105,25 @@ func pageRateBucket(r *http.Request) string {
 	return "/page" + r.URL.Path
 }
 
+// postedForm parses a page's form post early, for the rate limiter; the
+// parsed form is kept for the handler, which refuses a broken body.
+func postedForm(r *http.Request) url.Values {
+	r.Body = http.MaxBytesReader(nil, r.Body, maxBody)
+	r.ParseForm()
+	return r.PostForm
+}
+
 // pageReturn validates where a page may send the browser when it is done:
 // a path on this server (the authorization endpoint, or a page), never
 // another origin, never protocol-relative, never a way to smuggle one
-// (backslashes, control characters). Anything else is the account page.
+// (backslashes, control characters). Browsers resolve dot segments before
+// they navigate, so "/account/../api/…" would land on the API: encoded dots,
+// slashes and backslashes are refused, plain dot segments are resolved, and
+// the checks apply to (and the answer is) the resolved path. Anything else
+// is the account page.
 func pageReturn(raw string) string {
 	const fallback = "/account"
-	if raw == "" || len(raw) > 8192 || !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") {
+	if raw == "" || len(raw) > 8192 || !strings.HasPrefix(raw, "/") {
 		return fallback
 	}
 	for i := 0; i < len(raw); i++ {
@@ -112,8 +131,22 @@ func pageReturn(raw string) string {
 			return fallback
 		}
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || strings.HasPrefix(u.Path, "//") {
+	p, rest := raw, ""
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		p, rest = raw[:i], raw[i:]
+	}
+	lp := strings.ToLower(p)
+	if strings.Contains(lp, "%2e") || strings.Contains(lp, "%2f") || strings.Contains(lp, "%5c") {
+		return fallback
+	}
+	p = removeDotSegments(p)
+	if strings.Contains(p, "//") {
+		return fallback // protocol-relative, or a path the server would clean into another
+	}
+	cleaned := p + rest
+	u, err := url.Parse(cleaned)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") ||
+		strings.Contains(u.Path, "//") || strings.ContainsAny(u.Path, "\\\x00") {
 		return fallback
 	}
 	if strings.HasPrefix(u.Path, "/api/") && u.Path != authorizePath {
@@ -123,7 +156,36 @@ func pageReturn(raw string) string {
 	case "/sign-in", "/sign-up", "/sign-out":
 		return fallback
 	}
-	return raw
+	return cleaned
+}
+
+// removeDotSegments resolves "." and ".." in an absolute path as a browser
+// does before requesting it (RFC 3986 §5.2.4).
+func removeDotSegments(p string) string {
+	if !strings.Contains(p, ".") {
+		return p
+	}
+	in := strings.Split(p[1:], "/")
+	out := make([]string, 0, len(in))
+	for i, seg := range in {
+		last := i == len(in)-1
+		switch seg {
+		case ".":
+			if last {
+				out = append(out, "")
+			}
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			if last {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	return "/" + strings.Join(out, "/")
 }
 
 // ---- rendering ----
@@ -162,6 +224,72 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, status int,
 	s.page(w, r, status, "message", &web.Page{Heading: heading, Text: text, Continue: next, ContinueLabel: nextLabel})
 }
 
+// browserFacing lists the OAuth endpoints (relative to /api/auth) that a
+// browser is sent to and shows: their refusals are pages, not JSON.
+func browserFacing(path string) bool {
+	switch path {
+	case "/oauth2/authorize", "/oauth2/consent", "/oauth2/end-session":
+		return true
+	}
+	return false
+}
+
+// rateLimitedPage answers a request over its rate limit (Retry-After is
+// set by the caller).
+func (s *Server) rateLimitedPage(w http.ResponseWriter, r *http.Request, secs int) {
+	text := web.M("error.rate.text", secs)
+	if secs <= 1 {
+		text = web.M("error.rate.text_one")
+	}
+	s.errorPage(w, r, http.StatusTooManyRequests, web.M("error.rate.heading"), text, "")
+}
+
+// originRefusedPage answers a browser-facing post that failed the Origin
+// check.
+func (s *Server) originRefusedPage(w http.ResponseWriter, r *http.Request, e *apiError) {
+	s.log.Info("page form refused", "reason", e.Code, "route", r.URL.Path, "ip", ipFrom(r))
+	s.errorPage(w, r, http.StatusForbidden, web.M("error.origin.heading"), web.M("error.origin.text"), "")
+}
+
+// internalErrorPage answers a request whose handler failed unexpectedly
+// (a panic); ref is already logged with the details.
+func (s *Server) internalErrorPage(w http.ResponseWriter, r *http.Request, ref string) {
+	htmlHeaders(w.Header())
+	p := &web.Page{Lang: s.lang(r), Heading: web.M("error.generic.heading"), Text: web.M("error.generic.text"), Ref: ref}
+	if err := s.web.Render(w, http.StatusInternalServerError, "error", p); err != nil {
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+	}
+}
+
+// unmatched answers what no route of mux serves, in place of the mux's
+// plain-text answers: JSON under /api/, a page elsewhere. A path served
+// for other methods is a 405 with Allow, as the mux would say.
+func (s *Server) unmatched(mux *http.ServeMux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pat := mux.Handler(probe); pat != "" && pat != "/" {
+				allow = append(allow, m)
+			}
+		}
+		api := strings.HasPrefix(r.URL.Path, "/api/")
+		switch {
+		case len(allow) > 0 && api:
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, errorf(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "Use "+strings.Join(allow, " or ")+" for this endpoint"))
+		case len(allow) > 0:
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.errorPage(w, r, http.StatusMethodNotAllowed, web.M("error.method.heading"), web.M("error.method.text"), "")
+		case api:
+			writeError(w, errorf(http.StatusNotFound, "NOT_FOUND", "No such endpoint"))
+		default:
+			s.errorPage(w, r, http.StatusNotFound, web.M("error.not_found.heading"), web.M("error.not_found.text"), "")
+		}
+	}
+}
+
 func errorRef() string {
 	var b [6]byte
 	rand.Read(b[:])
@@ -179,11 +307,7 @@ func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		ref := errorRef()
 		s.log.Error("internal error", "route", r.Pattern, "ref", ref, "err", err)
-		htmlHeaders(w.Header())
-		p := &web.Page{Lang: s.lang(r), Heading: web.M("error.generic.heading"), Text: web.M("error.generic.text"), Ref: ref}
-		if err := s.web.Render(w, http.StatusInternalServerError, "error", p); err != nil {
-			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-		}
+		s.internalErrorPage(w, r, ref)
 	}
 }
 
@@ -389,7 +513,7 @@ func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	switch f.Get("method") {
 	case "", "password":
-		u, iss, err := s.auth.SignIn(ctx, email, f.Get("password"), true, meta(r))
+		u, iss, err := s.auth.SignInVerifyingTo(ctx, email, f.Get("password"), true, meta(r), verifyCallback(ret))
 		switch {
 		case err == nil:
 			s.log.Info("user signed in", "method", "page", "user_id", u.ID, "session_id", iss.Session.ID, "ip", ipFrom(r))
@@ -413,7 +537,7 @@ func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 		if s.emailStepFailed(w, r, err, show) {
 			return
 		}
-		seeOther(w, "/check-inbox?for=sign-in")
+		seeOther(w, checkInbox("sign-in", ret))
 	case "otp":
 		start := time.Now()
 		err := s.auth.SendOTP(ctx, email, auth.OTPSignIn)
@@ -503,7 +627,7 @@ func (s *Server) pageSignUp(w http.ResponseWriter, r *http.Request) {
 	// The verification link comes back to the result page, which leads on
 	// to the return target: an authorization request survives the trip.
 	u, iss, err := s.auth.SignUp(r.Context(), auth.SignUpInput{Name: name, Email: email, Password: f.Get("password"),
-		RememberMe: true, CallbackURL: "/verify-email?return=" + url.QueryEscape(ret)}, meta(r))
+		RememberMe: true, CallbackURL: verifyCallback(ret)}, meta(r))
 	switch {
 	case err == nil:
 	case errors.Is(err, auth.ErrUserExists):
@@ -531,7 +655,7 @@ func (s *Server) pageSignUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if iss == nil {
-		seeOther(w, "/check-inbox?for=verify")
+		seeOther(w, checkInbox("verify", ret))
 		return
 	}
 	s.log.Info("user signed up", "method", "page", "user_id", u.ID, "ip", ipFrom(r))
@@ -560,12 +684,36 @@ func (s *Server) pageCheckInbox(w http.ResponseWriter, r *http.Request) {
 	if !s.pageMethod(w, r, false) {
 		return
 	}
-	text, ok := inboxTexts[r.URL.Query().Get("for")]
+	q := r.URL.Query()
+	text, ok := inboxTexts[q.Get("for")]
 	if !ok {
 		text = "checkinbox.generic"
 	}
-	s.messagePage(w, r, http.StatusOK, web.M("checkinbox.title"), web.M(text), "/sign-in", web.M("forgot.back"))
+	s.messagePage(w, r, http.StatusOK, web.M("checkinbox.title"), web.M(text), signInHref(pageReturn(q.Get("return"))), web.M("forgot.back"))
 }
+
+// Links and callbacks that carry a page's return target; the default target
+// (the account page) is left out, so plain flows keep plain URLs.
+
+func withReturn(path, ret string) string {
+	if ret == "" || ret == "/account" {
+		return path
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "return=" + url.QueryEscape(ret)
+}
+
+func signInHref(ret string) string { return withReturn("/sign-in", ret) }
+
+// checkInbox is the "check your inbox" page for what was sent.
+func checkInbox(sent, ret string) string { return withReturn("/check-inbox?for="+sent, ret) }
+
+// verifyCallback is where a verification link sent from a page ends: the
+// result page, whose Continue leads to the return target.
+func verifyCallback(ret string) string { return "/verify-email?return=" + url.QueryEscape(ret) }
 
 // ---- forgot and reset password ----
 
@@ -574,7 +722,7 @@ func (s *Server) pageForgot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		s.page(w, r, http.StatusOK, "forgot-password", &web.Page{CSRF: s.csrfToken(w, r, "")})
+		s.page(w, r, http.StatusOK, "forgot-password", &web.Page{CSRF: s.csrfToken(w, r, ""), Return: pageReturn(r.URL.Query().Get("return"))})
 		return
 	}
 	if !s.pageForm(w, r) {
@@ -586,14 +734,16 @@ func (s *Server) pageForgot(w http.ResponseWriter, r *http.Request) {
 	}
 	// The same answer, after the same time, whether or not the address
 	// has an account.
+	// The mailed link's page carries the return target on to sign-in.
+	ret := pageReturn(r.PostForm.Get("return"))
 	start := time.Now()
-	err := s.auth.RequestPasswordReset(r.Context(), r.PostForm.Get("email"), "/reset-password")
+	err := s.auth.RequestPasswordReset(r.Context(), r.PostForm.Get("email"), withReturn("/reset-password", ret))
 	padUntil(start, answerFloor)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
-	seeOther(w, "/check-inbox?for=reset")
+	seeOther(w, checkInbox("reset", ret))
 }
 
 func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
@@ -601,8 +751,8 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		p := &web.Page{CSRF: s.csrfToken(w, r, ""), MinLength: s.auth.MinPassword}
 		q := r.URL.Query()
+		p := &web.Page{CSRF: s.csrfToken(w, r, ""), MinLength: s.auth.MinPassword, Return: pageReturn(q.Get("return"))}
 		p.Token = q.Get("token")
 		var err error = auth.ErrInvalidToken
 		if q.Get("error") == "" && p.Token != "" {
@@ -615,6 +765,8 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 		status := http.StatusOK
 		if p.TokenGood = err == nil; !p.TokenGood {
 			p.Alert, status = web.M("reset.error.token"), http.StatusBadRequest
+		} else {
+			p.Email = s.resetEmail(r, p.Token)
 		}
 		s.page(w, r, status, "reset-password", p)
 		return
@@ -627,9 +779,13 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	p := &web.Page{CSRF: s.csrfToken(w, r, ""), MinLength: s.auth.MinPassword, Token: f.Get("token"), TokenGood: true}
+	ret := pageReturn(f.Get("return"))
+	p := &web.Page{CSRF: s.csrfToken(w, r, ""), MinLength: s.auth.MinPassword, Token: f.Get("token"), TokenGood: true, Return: ret}
 	show := func(status int, field string, m *web.Message) {
 		p.Alert, p.InvalidFor = m, field
+		if p.TokenGood {
+			p.Email = s.resetEmail(r, p.Token)
+		}
 		s.page(w, r, status, "reset-password", p)
 	}
 	pw := f.Get("password")
@@ -641,7 +797,7 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		s.log.Info("password reset", "method", "page")
-		s.messagePage(w, r, http.StatusOK, web.M("reset.done.heading"), web.M("reset.done.text"), "/sign-in", web.M("label.sign_in"))
+		s.messagePage(w, r, http.StatusOK, web.M("reset.done.heading"), web.M("reset.done.text"), signInHref(ret), web.M("label.sign_in"))
 	case errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrTokenExpired):
 		p.TokenGood = false
 		show(http.StatusBadRequest, "", web.M("reset.error.token"))
@@ -652,6 +808,30 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.pageFail(w, r, err)
 	}
+}
+
+// resetEmail is the address a valid reset token belongs to, for the form's
+// hidden username field (password managers save the new password under
+// it); "" when it cannot be told. Only the holder of the mailed link sees
+// it.
+func (s *Server) resetEmail(r *http.Request, token string) string {
+	if token == "" || len(token) > 128 {
+		return ""
+	}
+	// "reset-password" is the identifier prefix of reset links (auth).
+	v, err := s.store.GetVerification(r.Context(), verification.Identifier("reset-password", token))
+	if err != nil {
+		return ""
+	}
+	var userID string
+	if json.Unmarshal([]byte(v.Value), &userID) != nil {
+		return ""
+	}
+	u, err := s.store.GetUser(r.Context(), userID)
+	if err != nil {
+		return ""
+	}
+	return u.Email
 }
 
 // ---- sign-out ----
@@ -741,6 +921,28 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, req *oidc.A
 
 // ---- account ----
 
+// providerNames are the ways to sign in shown by name; another provider is
+// shown by its id.
+var providerNames = map[string]string{
+	"credential": "account.linked.password",
+	"apple":      "provider.apple",
+	"discord":    "provider.discord",
+	"facebook":   "provider.facebook",
+	"github":     "provider.github",
+	"gitlab":     "provider.gitlab",
+	"google":     "provider.google",
+	"linkedin":   "provider.linkedin",
+	"microsoft":  "provider.microsoft",
+	"twitter":    "provider.twitter",
+}
+
+func providerName(id string) *web.Message {
+	if k, ok := providerNames[id]; ok {
+		return web.M(k)
+	}
+	return web.M("provider.other", id)
+}
+
 var accountNotices = map[string]string{
 	"profile":          "account.notice.profile",
 	"password":         "account.notice.password",
@@ -797,7 +999,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *auth.Cur
 		}
 		for _, se := range list {
 			a.Sessions = append(a.Sessions, web.Session{ID: se.ID, Device: s.web.DeviceName(lang, se.UserAgent), IP: se.IPAddress,
-				Created: se.CreatedAt, LastActive: se.UpdatedAt, Current: se.ID == c.Session.ID})
+				Created: se.CreatedAt, Renewed: se.UpdatedAt, Current: se.ID == c.Session.ID})
 		}
 		sort.SliceStable(a.Sessions, func(i, j int) bool { return a.Sessions[i].Current && !a.Sessions[j].Current })
 	}
@@ -806,7 +1008,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *auth.Cur
 		return nil, err
 	}
 	for _, ac := range accounts {
-		a.Linked = append(a.Linked, web.Linked{Provider: ac.ProviderID, Since: ac.CreatedAt})
+		a.Linked = append(a.Linked, web.Linked{Provider: ac.ProviderID, Name: providerName(ac.ProviderID), Since: ac.CreatedAt})
 	}
 	return &web.Page{Account: a, CSRF: s.csrfToken(w, r, c.Session.ID), MinLength: s.auth.MinPassword, Values: map[string]string{}}, nil
 }
@@ -918,8 +1120,11 @@ func (s *Server) accountPost(w http.ResponseWriter, r *http.Request, c *auth.Cur
 			if se.ID == c.Session.ID {
 				s.cookies.clear(w)
 			}
+			seeOther(w, "/account?done=session-revoked")
+			return
 		}
-		seeOther(w, "/account?done=session-revoked")
+		// Not one of this user's sessions (already ended, or never theirs).
+		show(http.StatusNotFound, "", web.M("account.error.session_not_found"), nil)
 	case "revoke-others":
 		if err := s.auth.RevokeOtherSessions(ctx, c); err != nil {
 			s.pageFail(w, r, err)

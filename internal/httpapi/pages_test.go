@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -308,6 +309,24 @@ func TestReturnTargetIsValidated(t *testing.T) {
 			"":                                       "/account",
 			"/account":                               "/account",
 			"/api/auth/oauth2/authorize?client_id=a&x=1": "/api/auth/oauth2/authorize?client_id=a&x=1",
+			// Browsers resolve dot segments before navigating: the checks
+			// apply to where the browser would really go.
+			"/account/../api/auth/magic-link/verify?token=T&callbackURL=/account": "/account",
+			"/account/./../api/auth/delete-user":                                  "/account",
+			"/./api/auth/delete-user":                                             "/account",
+			"/account/%2e%2e/api/auth/magic-link/verify?token=T":                  "/account",
+			"/account/%2E%2E/api/auth/delete-user":                                "/account",
+			"/account/.%2e/api/auth/delete-user":                                  "/account",
+			"/account/..%2fapi/auth/delete-user":                                  "/account",
+			"/%2fevil.example":                                                    "/account",
+			"/%2Fevil.example/x":                                                  "/account",
+			"/%5cevil.example":                                                    "/account",
+			"/.//evil.example":                                                    "/account",
+			"/x/../sign-out":                                                      "/account",
+			"/api/auth/oauth2/authorize/../../delete-user":                        "/account",
+			"/x/./../account?tab=1":                                               "/account?tab=1",
+			"/account/../api/auth/oauth2/authorize?client_id=a":                   "/api/auth/oauth2/authorize?client_id=a",
+			"/verify-email/..":                                                    "/",
 		} {
 			c := e.client()
 			page := c.get("/sign-in?return=" + url.QueryEscape(ret))
@@ -473,12 +492,16 @@ func TestSignUpVerifyAndBackToTheClient(t *testing.T) {
 			t.Fatal("no sign-up link on the sign-in page")
 		}
 		up := b.submit(html.UnescapeString(string(signUpHref[1])), "/sign-up", url.Values{"return": {ret}, "name": {"Vera"}, "email": {"vera@example.com"}, "password": {pw}})
-		if up.Status != http.StatusSeeOther || up.Header.Get("Location") != "/check-inbox?for=verify" || b.session() != nil {
+		if up.Status != http.StatusSeeOther || up.Header.Get("Location") != "/check-inbox?for=verify&return="+url.QueryEscape(ret) || b.session() != nil {
 			t.Fatalf("sign-up with verification required: %d %s", up.Status, up.Header.Get("Location"))
 		}
-		inbox := b.get("/check-inbox?for=verify")
+		inbox := b.get(up.Header.Get("Location"))
 		if !has(inbox.Body, "confirm your email address") {
 			t.Errorf("check-inbox page:\n%s", inbox.Body)
+		}
+		// Its way back to sign-in keeps the authorization request.
+		if got := continueHref(t, inbox); got != "/sign-in?return="+url.QueryEscape(ret) {
+			t.Errorf("check-inbox leads to %q, which drops the return target", got)
 		}
 		// A second sign-up with the same address looks the same.
 		dup := m.client().submit("/sign-up", "/sign-up", url.Values{"name": {"Mallory"}, "email": {"vera@example.com"}, "password": {"other password 1"}})
@@ -585,7 +608,8 @@ func TestSignInByEmailLinkAndCode(t *testing.T) {
 		ret := "/account"
 		c := m.client()
 		page := c.get("/sign-in")
-		for _, w := range []string{`<form id="sign-in-email"`, `name="method" value="magic-link"`, `name="method" value="otp"`} {
+		for _, w := range []string{`<form id="sign-in-email"`, `name="method" value="magic-link"`, `name="method" value="otp"`,
+			`<label for="link-email">Email for a link or code</label>`} {
 			if !has(page.Body, w) {
 				t.Errorf("sign-in page lacks %s", w)
 			}
@@ -619,7 +643,8 @@ func TestSignInByEmailLinkAndCode(t *testing.T) {
 		}
 		form := url.Values{"csrf": {html.UnescapeString(string(tok))}, "method": {"otp-verify"}, "email": {"email@example.com"}, "return": {ret}}
 		form.Set("otp", wrongCode)
-		if r := d.postForm("/sign-in", form); r.Status != 401 || alert(r) != "That code is not correct." || d.session() != nil {
+		if r := d.postForm("/sign-in", form); r.Status != 401 || alert(r) != "That code is not correct." || d.session() != nil ||
+			!has(r.Body, `aria-invalid="true" aria-describedby="otp-hint alert"`) {
 			t.Errorf("wrong code: %d %q", r.Status, alert(r))
 		}
 		form.Set("otp", code)
@@ -692,7 +717,7 @@ func TestAccountSessions(t *testing.T) {
 			if strings.Contains(it[3], "Safari on iOS") {
 				phoneID = it[1]
 			}
-			for _, w := range []string{"127.0.0.1", "<time datetime=", "Signed in", "Last active"} {
+			for _, w := range []string{"127.0.0.1", "<time datetime=", "Signed in", "Session renewed"} {
 				if !strings.Contains(it[3], w) {
 					t.Errorf("session item lacks %s: %s", w, it[3])
 				}
@@ -897,4 +922,334 @@ func TestEndSessionConfirmationIsThePage(t *testing.T) {
 		t.Fatalf("end-session confirmation:\n%s", r.Body)
 	}
 	wantPageHeaders(t, "end-session", r)
+}
+
+// ---- review fixes: consent, return targets, limits, accessibility ----
+
+// consentForm opens the consent page for a signed-in browser and returns
+// the form's hidden fields.
+func consentForm(t *testing.T, o *oidcEnv, b *client, authPath string) url.Values {
+	t.Helper()
+	page := b.get(authPath)
+	if page.Status != 200 || !has(page.Body, `<form id="consent"`) {
+		t.Fatalf("consent page: %d\n%s", page.Status, page.Body)
+	}
+	req, _ := hidden(page.Body, "request")
+	tok, _ := hidden(page.Body, "csrf")
+	return url.Values{"request": {req}, "csrf": {tok}}
+}
+
+// The consent form is a browser's: when the session ended before Allow was
+// clicked, the answer is the sign-in page (which comes back to the
+// request), and every refusal is a page, never JSON.
+func TestConsentAnswersWithPages(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, st *sqlstore.Store) {
+		o := newOIDCEnv(t, st, "")
+		cb := "https://notes.example.com/cb"
+		id, _ := o.registerClient(t, oidc.ClientSpec{Name: "Notes", RedirectURIs: []string{cb}})
+		authPath := strings.TrimPrefix(authorizeURL(o, id, cb, "openid email"), o.origin)
+		b := o.client()
+		b.signUp("consent-gone@example.com", pw)
+		form := consentForm(t, o, b, authPath)
+
+		// Signed out in another tab, then Allow.
+		if r := b.submit("/sign-out", "/sign-out", url.Values{}); r.Status != http.StatusSeeOther || b.session() != nil {
+			t.Fatalf("sign-out: %d", r.Status)
+		}
+		form.Set("decision", "approve")
+		r := b.postForm("/api/auth/oauth2/consent", form)
+		loc, _ := url.Parse(r.Header.Get("Location"))
+		if r.Status != http.StatusSeeOther || loc == nil || loc.Path != "/sign-in" {
+			t.Fatalf("consent without a session: %d %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
+		}
+		ret := loc.Query().Get("return")
+		if ret != "/api/auth/oauth2/authorize?"+form.Get("request") {
+			t.Fatalf("sign-in return %q is not the authorization request", ret)
+		}
+		// Signing in there comes back to the request, which asks again.
+		in := b.signInForm(ret, "consent-gone@example.com", pw)
+		if in.Status != http.StatusSeeOther || in.Header.Get("Location") != ret {
+			t.Fatalf("sign-in: %d %q", in.Status, in.Header.Get("Location"))
+		}
+		again := consentForm(t, o, b, ret)
+		again.Set("decision", "approve")
+		ap := b.postForm("/api/auth/oauth2/consent", again)
+		back := b.get(ap.Header.Get("Location"))
+		if to, _ := url.Parse(back.Header.Get("Location")); to == nil || to.Query().Get("code") == "" {
+			t.Fatalf("no code after signing in again: %d %s", back.Status, back.Header.Get("Location"))
+		}
+
+		// A body that cannot be read, another content type, another method
+		// and another origin: error pages with their headers and a reference.
+		for what, r := range map[string]response{
+			"broken body":  b.do(http.MethodPost, "/api/auth/oauth2/consent", "request=%zz&csrf=x", "Content-Type", "application/x-www-form-urlencoded"),
+			"content type": b.do(http.MethodPost, "/api/auth/oauth2/consent", `{"decision":"approve"}`, "Content-Type", "application/json"),
+			"GET":          b.get("/api/auth/oauth2/consent"),
+			"origin":       b.postFormFrom("/api/auth/oauth2/consent", "https://evil.example", again),
+		} {
+			if r.Status < 400 || !has(r.Body, "data-error-ref") {
+				t.Errorf("consent, %s: %d\n%s", what, r.Status, r.Body)
+			}
+			wantPageHeaders(t, "consent, "+what, r)
+		}
+	})
+}
+
+// Rate limits on the OAuth endpoints a browser is sent to answer with the
+// page; the JSON API keeps its JSON.
+func TestOAuthBrowserEndpointsRateLimitWithAPage(t *testing.T) {
+	o := newOIDCEnvWith(t, testdb.SQLite(t), func(opts *httpapi.Options) { opts.RateLimit = true })
+	c := o.client()
+	var r response
+	for range 101 { // authorize: 100 per 10 s
+		r = c.get("/api/auth/oauth2/authorize?client_id=nope")
+	}
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || !has(r.Body, "Too many attempts") || !has(r.Body, "data-error-ref") {
+		t.Fatalf("101st authorize: %d %v\n%s", r.Status, r.Header, r.Body)
+	}
+	wantPageHeaders(t, "authorize 429", r)
+	for range 4 {
+		r = c.post("/api/auth/sign-in/email", map[string]any{"email": "x@example.com", "password": "whatever 123"})
+	}
+	if r.Status != http.StatusTooManyRequests || r.code(t) != "TOO_MANY_REQUESTS" {
+		t.Errorf("the JSON API's 429: %d %s", r.Status, r.Body)
+	}
+}
+
+// A sign-in refused because the address is unverified mails a new link;
+// from the sign-in page, that link leads back to where the user was going.
+// Through the JSON API it still ends on the plain result page.
+func TestRefusedSignInLinkKeepsTheReturnTarget(t *testing.T) {
+	eachMailBackend(t, auth.VerifyRequired, func(t *testing.T, m *mailEnv) {
+		const email = "unverified@example.com"
+		if r := m.client().post("/api/auth/sign-up/email", map[string]any{"name": "Una", "email": email, "password": pw}); r.Status != 200 {
+			t.Fatalf("sign-up: %d %s", r.Status, r.Body)
+		}
+		m.mailTo(t, 1, email) // the sign-up's own link
+
+		ret := "/api/auth/oauth2/authorize?client_id=app&state=s1"
+		b := m.client()
+		r := b.signInForm(ret, email, pw)
+		if r.Status != http.StatusForbidden || alert(r) != "Verify your email address first, with the link we emailed you. If it has not arrived, a new one is on its way." {
+			t.Fatalf("unverified sign-in: %d %q", r.Status, alert(r))
+		}
+		link := m.linkIn(t, m.mailTo(t, 2, email))
+		lu, _ := url.Parse(link)
+		if cb := lu.Query().Get("callbackURL"); cb != "/verify-email?return="+url.QueryEscape(ret) {
+			t.Errorf("the new link's callbackURL is %q", cb)
+		}
+
+		// The API's refusal (next resend period) mails the plain page.
+		m.clock.Advance(61 * time.Second)
+		if r := m.client().post("/api/auth/sign-in/email", map[string]any{"email": email, "password": pw}); r.Status != http.StatusForbidden {
+			t.Fatalf("API sign-in: %d %s", r.Status, r.Body)
+		}
+		apiLink, _ := url.Parse(m.linkIn(t, m.mailTo(t, 3, email)))
+		if cb := apiLink.Query().Get("callbackURL"); cb != "/verify-email" {
+			t.Errorf("the API's link now ends at %q", cb)
+		}
+
+		v := b.get(link)
+		result := b.get(v.Header.Get("Location"))
+		if result.Status != 200 || continueHref(t, result) != ret {
+			t.Fatalf("after verifying: %d, continue %q, want %q", result.Status, continueHref(t, result), ret)
+		}
+	})
+}
+
+// wantLink checks that a link goes to path with the return target.
+func wantLink(t *testing.T, what, href, path, ret string) {
+	t.Helper()
+	u, err := url.Parse(href)
+	if err != nil || u.Path != path || u.Host != "" || u.Query().Get("return") != ret {
+		t.Errorf("%s is %q, want %s with return %q", what, href, path, ret)
+	}
+}
+
+var hrefRE = func(id string) *regexp.Regexp { return regexp.MustCompile(`<a id="` + id + `"[^>]*href="([^"]*)"`) }
+
+func hrefOf(t *testing.T, r response, id string) string {
+	t.Helper()
+	m := hrefRE(id).FindSubmatch(r.Body)
+	if m == nil {
+		t.Fatalf("no a#%s in:\n%s", id, r.Body)
+	}
+	return html.UnescapeString(string(m[1]))
+}
+
+// Forgetting the password on the way to an app: every link, form, mail and
+// the final sign-in keep the return target.
+func TestForgotAndResetKeepTheReturnTarget(t *testing.T) {
+	eachMailBackend(t, auth.VerifyOff, func(t *testing.T, m *mailEnv) {
+		const email = "forgetful@example.com"
+		m.client().signUp(email, pw)
+		ret := "/api/auth/oauth2/authorize?client_id=app&state=s2"
+		qr := url.QueryEscape(ret)
+		c := m.client()
+
+		forgotHref := hrefOf(t, c.get("/sign-in?return="+qr), "forgot-link")
+		wantLink(t, "a#forgot-link", forgotHref, "/forgot-password", ret)
+		forgot := c.get(forgotHref)
+		if v, _ := hidden(forgot.Body, "return"); v != ret {
+			t.Errorf("the forgot form carries return %q", v)
+		}
+		wantLink(t, "forgot's a#sign-in-link", hrefOf(t, forgot, "sign-in-link"), "/sign-in", ret)
+		r := c.submit(forgotHref, "/forgot-password", url.Values{"email": {email}, "return": {ret}})
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/check-inbox?for=reset&return="+qr {
+			t.Fatalf("forgot: %d %q", r.Status, r.Header.Get("Location"))
+		}
+		if h := continueHref(t, c.get(r.Header.Get("Location"))); h != "/sign-in?return="+qr {
+			t.Errorf("check-inbox leads to %q", h)
+		}
+
+		hop := c.get(m.linkIn(t, m.mailTo(t, 1, email)))
+		to, _ := url.Parse(hop.Header.Get("Location"))
+		if to == nil || to.Path != "/reset-password" || to.Query().Get("return") != ret || to.Query().Get("token") == "" {
+			t.Fatalf("the reset link went to %q", hop.Header.Get("Location"))
+		}
+		page := c.get(to.RequestURI())
+		if v, _ := hidden(page.Body, "return"); v != ret {
+			t.Errorf("the reset form carries return %q", v)
+		}
+		// Password managers learn whose password this is.
+		if !has(page.Body, `<input type="email" autocomplete="username" value="`+email+`" readonly hidden>`) {
+			t.Errorf("the reset form has no username field for %s:\n%s", email, page.Body)
+		}
+		token, _ := hidden(page.Body, "token")
+		tok := c.formToken(to.RequestURI())
+		short := c.postForm("/reset-password", url.Values{"csrf": {tok}, "token": {token}, "return": {ret}, "password": {"short"}, "confirmPassword": {"short"}})
+		if !has(short.Body, `aria-invalid="true" aria-describedby="password-hint alert"`) {
+			t.Errorf("the refused password is not tied to the alert:\n%s", short.Body)
+		}
+		done := c.postForm("/reset-password", url.Values{"csrf": {tok}, "token": {token}, "return": {ret}, "password": {"new password 42"}, "confirmPassword": {"new password 42"}})
+		if done.Status != 200 || continueHref(t, done) != "/sign-in?return="+qr {
+			t.Fatalf("after the reset: %d, continue %q", done.Status, continueHref(t, done))
+		}
+		if in := c.signInForm(ret, email, "new password 42"); in.Status != http.StatusSeeOther || in.Header.Get("Location") != ret {
+			t.Errorf("signing in after the reset: %d %q", in.Status, in.Header.Get("Location"))
+		}
+	})
+}
+
+// Mailing a sign-in code from the page counts like the API's
+// send-verification-otp (3 per minute), apart from password attempts.
+func TestSignInPageCodesAreLimitedLikeTheAPI(t *testing.T) {
+	e := newEnv(t, testdb.SQLite(t), withRateLimit())
+	c := e.client()
+	tok := c.formToken("/sign-in")
+	otp := url.Values{"csrf": {tok}, "method": {"otp"}, "email": {"codes@example.com"}}
+	pass := url.Values{"csrf": {tok}, "email": {"codes@example.com"}, "password": {"not the password"}}
+	for i := range 3 {
+		if r := c.postForm("/sign-in", otp); r.Status == http.StatusTooManyRequests {
+			t.Fatalf("code request %d refused", i+1)
+		}
+	}
+	// Codes do not use up the password attempts.
+	if r := c.postForm("/sign-in", pass); r.Status == http.StatusTooManyRequests {
+		t.Error("a password attempt was refused after three code requests")
+	}
+	e.clock.Advance(11 * time.Second)
+	if r := c.postForm("/sign-in", otp); r.Status != http.StatusTooManyRequests || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("a 4th code within the minute: %d", r.Status)
+	}
+	e.clock.Advance(50 * time.Second)
+	if r := c.postForm("/sign-in", otp); r.Status == http.StatusTooManyRequests {
+		t.Errorf("a code after the minute: %d", r.Status)
+	}
+	// One second to wait is said in the singular.
+	for range 3 {
+		c.postForm("/sign-in", pass)
+	}
+	e.clock.Advance(9500 * time.Millisecond)
+	r := c.postForm("/sign-in", pass)
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "1" || !has(r.Body, "Wait a second, then try again.") {
+		t.Errorf("429 with a second left: %d %q\n%s", r.Status, r.Header.Get("Retry-After"), r.Body)
+	}
+}
+
+// Notices are focused like alerts, invalid fields point at the alert,
+// password managers get usernames, and the account page says what it knows.
+func TestPagesAccessibilityDetails(t *testing.T) {
+	e := newEnv(t, testdb.SQLite(t))
+	b := e.client()
+	b.signUp("a11y@example.com", pw)
+
+	acc := b.get("/account?done=profile")
+	if !has(acc.Body, `<div class="notice" id="notice" role="status" aria-live="polite" tabindex="-1" autofocus>`) {
+		t.Errorf("the success notice is not focused:\n%s", acc.Body)
+	}
+	if !has(acc.Body, `<input type="email" autocomplete="username" value="a11y@example.com" readonly hidden>`) {
+		t.Error("the change-password form has no username field")
+	}
+	if !has(acc.Body, `<strong>Password</strong>`) || has(acc.Body, `<strong>credential</strong>`) {
+		t.Error("the ways to sign in are not named for people")
+	}
+	if has(acc.Body, "Last active") || !has(acc.Body, "Session renewed") {
+		t.Error("sessions claim a last activity that is not tracked")
+	}
+
+	tok := b.formToken("/account")
+	for field, f := range map[string]url.Values{
+		`id="image"`:        {"intent": {"profile"}, "name": {"A"}, "image": {"https://x/" + strings.Repeat("a", 2100)}},
+		`id="new-email"`:    {"intent": {"email"}, "newEmail": {"a11y@example.com"}},
+		`id="new-password"`: {"intent": {"password"}, "currentPassword": {pw}, "newPassword": {"short"}},
+	} {
+		f.Set("csrf", tok)
+		r := b.postForm("/account", f)
+		in := regexp.MustCompile(`<input ` + field + `[^>]*>`).Find(r.Body)
+		if r.Status != 400 || !strings.Contains(string(in), `aria-invalid="true"`) || !regexp.MustCompile(`aria-describedby="[^"]*\balert\b`).Match(in) {
+			t.Errorf("%s: %d, not tied to the alert: %s", field, r.Status, in)
+		}
+	}
+
+	// Revoking a session that is not there says so.
+	r := b.postForm("/account", url.Values{"csrf": {tok}, "intent": {"revoke-session"}, "session": {"no-such-session"}})
+	if r.Status != http.StatusNotFound || !strings.Contains(alert(r), "not found") {
+		t.Errorf("revoking an unknown session: %d %q", r.Status, alert(r))
+	}
+
+	if r := e.client().get("/sign-up"); !has(r.Body, `id="email" name="email" type="email" autocomplete="username"`) {
+		t.Error("sign-up's email is not the username for password managers")
+	}
+}
+
+// Unknown paths answer with the error page, not the mux's plain text; the
+// API keeps JSON; a panic in a page handler is a page with a reference.
+func TestUnknownPathsAndPanicsArePages(t *testing.T) {
+	e := newEnv(t, testdb.SQLite(t))
+	c := e.client()
+	for _, p := range []string{"/sign-in/", "/nothing-here", "/account/x"} {
+		r := c.get(p)
+		if r.Status != http.StatusNotFound || !has(r.Body, "Page not found") || !has(r.Body, "data-error-ref") {
+			t.Errorf("GET %s: %d\n%s", p, r.Status, r.Body)
+		}
+		wantPageHeaders(t, p, r)
+	}
+	if r := c.get("/api/admin/nothing"); r.Status != http.StatusNotFound || r.code(t) != "NOT_FOUND" {
+		t.Errorf("unknown API path: %d %s", r.Status, r.Body)
+	}
+	if r := c.do(http.MethodPut, "/api/admin/users", nil); r.Status != http.StatusMethodNotAllowed || !strings.Contains(r.Header.Get("Allow"), "GET") {
+		t.Errorf("PUT on a GET-only API path: %d %v", r.Status, r.Header)
+	}
+	if r := c.do(http.MethodPost, "/healthz", nil); r.Status != http.StatusMethodNotAllowed {
+		t.Errorf("POST /healthz: %d", r.Status)
+	}
+
+	boom := e.api.ObserveForTest(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	for path, wantHTML := range map[string]bool{"/account": true, "/api/auth/get-session": false} {
+		rec := httptest.NewRecorder()
+		boom.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		r := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+		if r.Status != http.StatusInternalServerError {
+			t.Errorf("panic on %s: %d", path, r.Status)
+		}
+		if wantHTML {
+			wantPageHeaders(t, "panic page", r)
+			if !has(r.Body, "data-error-ref") || has(r.Body, "boom") {
+				t.Errorf("panic page:\n%s", r.Body)
+			}
+		} else if r.code(t) != "INTERNAL_SERVER_ERROR" {
+			t.Errorf("panic under /api/: %s", r.Body)
+		}
+	}
 }

@@ -162,7 +162,7 @@ func (s *Server) routes() http.Handler {
 		mux.Handle("/.well-known/openid-configuration", s.only("GET", s.discovery))
 		api("GET", "/.well-known/openid-configuration", s.discovery)
 		api("GET", "/oauth2/authorize", s.authorize)
-		api("POST", "/oauth2/consent", s.withSession(s.consent))
+		mux.HandleFunc("/api/auth/oauth2/consent", s.consent) // a browser's form: answers are pages
 		api("POST", "/oauth2/token", s.tokenEndpoint)
 		mux.HandleFunc("/api/auth/oauth2/userinfo", s.userinfo)
 		api("POST", "/oauth2/revoke", s.revoke)

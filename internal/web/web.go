@@ -117,17 +117,20 @@ type Account struct {
 
 // Session is one signed-in device.
 type Session struct {
-	ID         string
-	Device     string // "Firefox on Windows", from the user agent
-	IP         string
-	Created    time.Time
-	LastActive time.Time
-	Current    bool
+	ID      string
+	Device  string // "Firefox on Windows", from the user agent
+	IP      string
+	Created time.Time
+	// Renewed is when the session was last extended (session.updated_at),
+	// which is not every use: it is shown as such, not as "last active".
+	Renewed time.Time
+	Current bool
 }
 
 // Linked is one way the user signs in (password, or an external provider).
 type Linked struct {
-	Provider string // account.provider_id
+	Provider string   // account.provider_id
+	Name     *Message // what people call it ("Password", "GitHub")
 	Since    time.Time
 }
 

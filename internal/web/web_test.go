@@ -42,10 +42,10 @@ func samplePages() map[string]*Page {
 		"account": {CSRF: "tok", MinLength: 8, Notice: M("account.notice.profile"), Values: map[string]string{},
 			Account: &Account{Name: "Ada", Email: "ada@example.com", EmailVerified: true, Image: "https://img.example.com/a.png", Avatar: "https://img.example.com/a.png",
 				Sessions: []Session{
-					{ID: "s1", Device: "Firefox on Linux", IP: "192.0.2.1", Created: now, LastActive: now, Current: true},
-					{ID: "s2", Device: "Safari on iOS", Created: now, LastActive: now},
+					{ID: "s1", Device: "Firefox on Linux", IP: "192.0.2.1", Created: now, Renewed: now, Current: true},
+					{ID: "s2", Device: "Safari on iOS", Created: now, Renewed: now},
 				},
-				Linked: []Linked{{Provider: "credential", Since: now}, {Provider: "github", Since: now}}}},
+				Linked: []Linked{{Provider: "credential", Name: M("account.linked.password"), Since: now}, {Provider: "github", Name: M("provider.github"), Since: now}}}},
 	}
 }
 
@@ -62,7 +62,8 @@ func TestEveryPageRendersWithItsContract(t *testing.T) {
 		"sign-out":        {`<form id="sign-out" method="post" action="/sign-out">`, `name="state" value="s"`},
 		"account": {`<form id="profile"`, `name="image"`, `<form id="password"`, `name="currentPassword"`, `name="newPassword"`, `name="revokeOtherSessions"`,
 			`<form id="email"`, `name="newEmail"`, `<ul id="sessions"`, `data-session-id="s1" data-current="true"`, `<li data-session-id="s2">`,
-			`<form class="revoke-session"`, `<form id="revoke-others"`, `<ul id="accounts"`, `data-provider="github"`, `role="status"`},
+			`<form class="revoke-session"`, `<form id="revoke-others"`, `<ul id="accounts"`, `data-provider="github"`, `role="status"`,
+			`<strong>GitHub</strong>`, `<strong>Password</strong>`},
 	}
 	for name, p := range samplePages() {
 		b, err := r.RenderBytes(name, p)
