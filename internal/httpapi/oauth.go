@@ -429,10 +429,10 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		s.logoutConfirmPage(w, r, c, q, s.consentToken(c.Session.ID, "logout"), target)
 		return
 	}
-	if matched {
-		s.oidc.Store.RevokeSessionGrants(r.Context(), c.Session.ID, clientID, time.Now().UTC())
+	if err := s.auth.SignOut(r.Context(), c); err != nil { // also revokes the grants made under this session
+		s.fail(w, r, err)
+		return
 	}
-	s.auth.SignOut(r.Context(), c)
 	s.cookies.clear(w)
 	s.log.Info("signed out by relying party", "client_id", clientID, "user_id", c.User.ID, "confirmed", confirmed)
 	done()

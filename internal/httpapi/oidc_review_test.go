@@ -46,9 +46,9 @@ func TestEndSessionWithoutHintAsksFirst(t *testing.T) {
 	if b.session() != nil {
 		t.Fatal("confirmed sign-out did not end the session")
 	}
-	// Without the client's hint, the app's refresh token was left alone.
-	if introspect(t, o, id, secret, tok["refresh_token"].(string))["active"] != true {
-		t.Error("an unhinted sign-out revoked the app's tokens")
+	// Signing this device out ends what apps got through it.
+	if introspect(t, o, id, secret, tok["refresh_token"].(string))["active"] != false {
+		t.Error("the app's refresh token outlived the sign-out of the session it came from")
 	}
 }
 
