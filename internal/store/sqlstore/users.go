@@ -152,6 +152,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if err := fn(&u); err != nil {
 			return nil, err
 		}
+		if userChanged(&before, &u) {
+			u.UpdatedAt = after(before.UpdatedAt, u.UpdatedAt)
+		}
 		_, err := tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET name = ?, email = ?, email_verified = ?, image = ?, role = ?, updated_at = ? WHERE id = ?`),
 			u.Name, u.Email, u.EmailVerified, u.Image, u.Role, s.d.t(u.UpdatedAt), u.ID)
 		var evs []store.Event
@@ -167,6 +170,16 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		return nil, err
 	}
 	return &u, nil
+}
+
+// after keeps a user's updated_at strictly increasing, whatever the clocks
+// of the replicas that write it say: apps order the user.* events they
+// apply by it, so a later change must never carry an earlier time.
+func after(prev, next time.Time) time.Time {
+	if next.After(prev) {
+		return next
+	}
+	return prev.Add(time.Millisecond)
 }
 
 // userChanged reports whether a field receivers see changed.
@@ -218,8 +231,8 @@ func (s *Store) ClaimUser(ctx context.Context, id string, now time.Time) (*store
 		for _, g := range gone {
 			evs = append(evs, event.OfSessionDeleted(g[0], g[1], now))
 		}
-		u.EmailVerified, u.UpdatedAt = true, now
-		_, err = tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET email_verified = ?, updated_at = ? WHERE id = ?`), true, s.d.t(now), id)
+		u.EmailVerified, u.UpdatedAt = true, after(u.UpdatedAt, now)
+		_, err = tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET email_verified = ?, updated_at = ? WHERE id = ?`), true, s.d.t(u.UpdatedAt), id)
 		return append(evs, event.OfUserUpdated(&u), event.OfUserVerified(&u)), err
 	})
 	if err != nil {

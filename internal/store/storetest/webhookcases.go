@@ -29,6 +29,7 @@ var webhookCases = []struct {
 	{"ConcurrentDeliveryClaimsAreDisjoint", testConcurrentDeliveryClaims},
 	{"DeleteOldEventsKeepsPending", testDeleteOldEvents},
 	{"ClientEventsOnlyForChanges", testClientEvents},
+	{"UserVersionOnlyMovesForward", testUserVersionMonotonic},
 }
 
 func newEndpoint(t *testing.T, s store.Store, types ...string) *store.WebhookEndpoint {
@@ -404,5 +405,45 @@ func testClientEvents(t *testing.T, s store.Store) {
 	evs, _ := s.ListEvents(ctx, 0, 10)
 	if !strings.Contains(string(evs[2].Payload), `"clientId":"billing","name":"Billing"`) {
 		t.Fatalf("client.deleted = %s", evs[2].Payload)
+	}
+}
+
+// Apps order user.* events by updatedAt, so a change written with an
+// earlier clock (another replica, a time taken before a lock) must still
+// get a later updatedAt than the one before it.
+func testUserVersionMonotonic(t *testing.T, s store.Store) {
+	u := mustCreate(t, s, "versions@example.com")
+	first, err := s.UpdateUser(ctx, u.ID, func(u *store.User) error { u.Name, u.UpdatedAt = "Later", now().Add(time.Hour); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.UpdateUser(ctx, u.ID, func(u *store.User) error { u.Name, u.UpdatedAt = "Skewed", now(); return nil })
+	if err != nil || !second.UpdatedAt.After(first.UpdatedAt) {
+		t.Fatalf("a skewed clock moved updatedAt back: %v then %v (%v)", first.UpdatedAt, second.UpdatedAt, err)
+	}
+	claimed, err := s.ClaimUser(ctx, u.ID, now())
+	if err != nil || !claimed.UpdatedAt.After(second.UpdatedAt) {
+		t.Fatalf("ClaimUser moved updatedAt back: %v then %v (%v)", second.UpdatedAt, claimed.UpdatedAt, err)
+	}
+	got, _ := s.GetUser(ctx, u.ID)
+	if !got.UpdatedAt.Equal(claimed.UpdatedAt) {
+		t.Fatalf("stored %v, returned %v", got.UpdatedAt, claimed.UpdatedAt)
+	}
+	evs, _ := s.ListEvents(ctx, 0, 100)
+	var last int64
+	for _, e := range evs {
+		var b struct {
+			Type string
+			Data struct{ UpdatedAt time.Time }
+		}
+		json.Unmarshal(e.Payload, &b)
+		if b.Type != event.UserUpdated {
+			continue
+		}
+		if ms := b.Data.UpdatedAt.UnixMilli(); ms <= last {
+			t.Fatalf("user.updated versions not increasing: %d after %d", ms, last)
+		} else {
+			last = ms
+		}
 	}
 }
