@@ -2,9 +2,9 @@ package app
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
+	"github.com/auther/auther/internal/testlog"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,24 +37,6 @@ func loadConfig(t *testing.T, env map[string]string) *config.Config {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // backend is a way to configure storage for a test.
 type backend struct {
@@ -151,7 +132,7 @@ func TestPrepareSchemaSQLiteMigratesAutomatically(t *testing.T) {
 		t.Fatal("test needs the default migrate=false")
 	}
 	st := openStore(t, c)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	if err := PrepareSchema(context.Background(), c, st, log); err != nil {
 		t.Fatalf("PrepareSchema on a new SQLite database: %v", err)
@@ -375,7 +356,7 @@ func TestServeStartsAndShutsDownGracefully(t *testing.T) {
 		c := b.config(t, map[string]string{"AUTHER_ADDR": addr, "AUTHER_MIGRATE": "true"})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var stdout syncBuffer
+		var stdout testlog.Buffer
 		done := make(chan error, 1)
 		go func() { done <- Serve(ctx, c, &stdout, quietLogger()) }()
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/auther/auther/internal/testlog"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,24 +51,6 @@ func requireChromium(t *testing.T) {
 	t.Skipf("%v; skipping the browser tests", chromium.err)
 }
 
-// syncBuffer collects the server log for failure reports.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is one Auther, its SMTP server, a relying party registered as a
 // client that needs consent, and one headless Chromium.
 type harness struct {
@@ -79,7 +61,7 @@ type harness struct {
 	clientID     string
 	clientSecret string
 	browser      *Browser
-	log          *syncBuffer
+	log          *testlog.Buffer
 	mailsSeen    int
 }
 
@@ -88,7 +70,7 @@ const clientName = "Test App"
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	requireChromium(t)
-	h := &harness{t: t, smtp: mailtest.NewServer(t), log: &syncBuffer{}}
+	h := &harness{t: t, smtp: mailtest.NewServer(t), log: &testlog.Buffer{}}
 	host, port := h.smtp.Addr()
 	a, err := Start(Options{
 		DataDir: t.TempDir(), SMTPHost: host, SMTPPort: port,

@@ -1,10 +1,9 @@
 package httpapi_test
 
 import (
-	"bytes"
+	"github.com/auther/auther/internal/testlog"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/auther/auther/internal/auth"
@@ -12,26 +11,9 @@ import (
 	"github.com/auther/auther/internal/testdb"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Even at debug level, no password, token or cookie value reaches the logs.
 func TestLogsNeverContainSecrets(t *testing.T) {
-	var buf syncBuffer
+	var buf testlog.Buffer
 	e := newEnv(t, testdb.SQLite(t), func(_ *auth.Service, o *httpapi.Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
