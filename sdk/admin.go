@@ -147,10 +147,29 @@ func (c *AdminClient) GetUser(ctx context.Context, id string) (*AdminUser, error
 
 // ReconcileReport counts what a reconciliation did.
 type ReconcileReport struct {
-	Checked int // shadow rows compared with Auther
-	Updated int // rows rewritten because they had drifted
-	Deleted int // rows deleted (and tombstoned) because Auther no longer has the user
+	Checked  int // shadow rows compared with Auther
+	Updated  int // rows rewritten because they had drifted
+	Deleted  int // rows deleted (and tombstoned) because Auther no longer has the user
+	NotFound int // rows whose user Auther answered 404 USER_NOT_FOUND for (Deleted, unless the mass-deletion guard stopped)
 }
+
+// MaxPageSize is the largest page Auther's admin API lists.
+const MaxPageSize = 500
+
+// DefaultMaxDeleteFraction is the share of checked rows that may turn out
+// deleted in Auther before Reconcile stops without deleting any; see
+// Reconciler.MaxDeleteFraction.
+const DefaultMaxDeleteFraction = 0.5
+
+// MassDeletionMinChecked is the number of checked rows below which the
+// mass-deletion guard does not apply (with few rows, a high share is normal).
+const MassDeletionMinChecked = 20
+
+// ErrMassDeletion: Reconcile found that more than MaxDeleteFraction of the
+// rows it checked belong to users Auther does not have, and deleted none of
+// them. It usually means the AdminClient points at another Auther (staging
+// instead of production, say) or at a restored, older database.
+var ErrMassDeletion = errors.New("auther: reconciliation would delete too many users")
 
 // Reconciler repairs drift between the shadow table and Auther: missed or
 // failed webhooks, rows made from token claims that no user.created
@@ -158,8 +177,15 @@ type ReconcileReport struct {
 type Reconciler struct {
 	Shadow *ShadowStore
 	Admin  *AdminClient
-	// PageSize is the number of users per page on both sides; default 100.
+	// PageSize is the number of users per page on both sides; default 100,
+	// at most MaxPageSize (500, Auther's limit).
 	PageSize int
+	// MaxDeleteFraction guards against mass deletion: when at least
+	// MassDeletionMinChecked rows were checked and more than this share of
+	// them belong to users Auther answers USER_NOT_FOUND for, Run deletes
+	// none of them and returns ErrMassDeletion. Default 0.5; set 1 to turn
+	// the guard off (after checking that the deletions are real).
+	MaxDeleteFraction float64
 }
 
 // Reconcile runs one reconciliation (see Reconciler.Run).
@@ -175,15 +201,49 @@ func Reconcile(ctx context.Context, shadow *ShadowStore, admin *AdminClient) (Re
 // every collation, and ids that sort differently in the app's database
 // (imported mixed-case ids under a linguistic collation) only cost extra
 // GetUser calls, never a wrong result.
+//
 // A row whose email, name, email_verified or image differs from Auther's
-// is rewritten, unless it already holds data newer than the list's. Users
-// Auther has and the app does not are left alone (they are provisioned on
-// first use). It stops at the first error, returning what it did so far.
+// is rewritten. When the row's version is newer than the listed copy's,
+// the user is fetched again and the fresh copy is written if the row has
+// not changed since it was read (compare-and-set on synced_at): a webhook
+// applied meanwhile is kept, and a row stamped with a version ahead of
+// Auther's is still repaired. Users Auther has and the app does not are
+// left alone (they are provisioned on first use).
+//
+// Deletions are made at the end of the walk, and only if they pass the
+// mass-deletion guard (see MaxDeleteFraction). Run stops at the first
+// error, returning what it did so far; the deletions it had confirmed are
+// still made, under the same guard.
 func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
 	size := r.PageSize
 	if size <= 0 {
 		size = 100
+	}
+	if size > MaxPageSize {
+		size = MaxPageSize
+	}
+	var gone []string
+	finish := func(err error) (ReconcileReport, error) {
+		rep.NotFound = len(gone)
+		if len(gone) == 0 {
+			return rep, err
+		}
+		frac := r.MaxDeleteFraction
+		if frac <= 0 {
+			frac = DefaultMaxDeleteFraction
+		}
+		if rep.Checked >= MassDeletionMinChecked && float64(len(gone)) > frac*float64(rep.Checked) {
+			return rep, errors.Join(err, fmt.Errorf("%w: %d of %d checked users are not found in Auther at %s; nothing was deleted (check AdminClient.BaseURL, or raise Reconciler.MaxDeleteFraction)",
+				ErrMassDeletion, len(gone), rep.Checked, r.Admin.BaseURL))
+		}
+		for _, id := range gone {
+			if derr := r.Shadow.Delete(ctx, id); derr != nil {
+				return rep, errors.Join(err, derr)
+			}
+			rep.Deleted++
+		}
+		return rep, err
 	}
 	// Auther's side, consumed in order.
 	var remote []AdminUser
@@ -209,10 +269,10 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	for {
 		local, err := r.Shadow.List(ctx, after, size)
 		if err != nil {
-			return rep, err
+			return finish(err)
 		}
 		if len(local) == 0 {
-			return rep, nil
+			return finish(nil)
 		}
 		for i := range local {
 			s := &local[i]
@@ -222,7 +282,7 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 			for {
 				a, err := nextRemote()
 				if err != nil {
-					return rep, err
+					return finish(err)
 				}
 				if a == nil || a.ID > s.ID {
 					break
@@ -236,23 +296,37 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 			if match == nil {
 				a, err := r.Admin.GetUser(ctx, s.ID)
 				if errors.Is(err, ErrUserNotFound) {
-					if err := r.Shadow.Delete(ctx, s.ID); err != nil {
-						return rep, err
-					}
-					rep.Deleted++
+					gone = append(gone, s.ID)
 					continue
 				}
 				if err != nil {
-					return rep, err
+					return finish(err)
 				}
 				match = a
 			}
 			if !drifted(s, match) {
 				continue
 			}
-			out, err := r.Shadow.write(ctx, fromAdmin(match))
+			out, err := r.Shadow.write(ctx, nil, fromAdmin(match))
 			if err != nil {
-				return rep, err
+				return finish(err)
+			}
+			if out == OutcomeUnchanged {
+				// The version guard refused although the data differs: a
+				// webhook newer than the list arrived, or the row's version
+				// is ahead of Auther's. Ask Auther again, now that s was
+				// read, and write its answer unless the row changed since.
+				fresh, err := r.Admin.GetUser(ctx, s.ID)
+				if errors.Is(err, ErrUserNotFound) {
+					gone = append(gone, s.ID)
+					continue
+				}
+				if err != nil {
+					return finish(err)
+				}
+				if out, err = r.Shadow.resync(ctx, s, fresh); err != nil {
+					return finish(err)
+				}
 			}
 			if out == OutcomeUpdated || out == OutcomeCreated {
 				rep.Updated++
@@ -263,8 +337,17 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 
 // ResyncUser brings one user's shadow row in line with Auther now (the
 // "resync" button): deleted and tombstoned when Auther says the user does
-// not exist, otherwise created or rewritten from Auther's copy.
+// not exist, otherwise created or rewritten from Auther's copy. The row is
+// read before Auther is asked, and Auther's copy replaces it, whatever its
+// version, unless the row changed in between (a webhook applied meanwhile
+// is newer than the copy and is kept).
 func (r *Reconciler) ResyncUser(ctx context.Context, id string) (Outcome, error) {
+	local, err := r.Shadow.Get(ctx, id)
+	if errors.Is(err, ErrNoShadowUser) {
+		local = nil
+	} else if err != nil {
+		return "", err
+	}
 	a, err := r.Admin.GetUser(ctx, id)
 	if errors.Is(err, ErrUserNotFound) {
 		return OutcomeDeleted, r.Shadow.Delete(ctx, id)
@@ -272,7 +355,19 @@ func (r *Reconciler) ResyncUser(ctx context.Context, id string) (Outcome, error)
 	if err != nil {
 		return "", err
 	}
-	return r.Shadow.write(ctx, fromAdmin(a))
+	return r.Shadow.resync(ctx, local, a)
+}
+
+// resync writes Auther's copy a, fetched after the row was read as read
+// (nil: there was none). The version-guarded upsert comes first; when it
+// refuses although the data differs, the copy is written with a
+// compare-and-set on the synced_at that was read.
+func (s *ShadowStore) resync(ctx context.Context, read *ShadowUser, a *AdminUser) (Outcome, error) {
+	out, err := s.write(ctx, nil, fromAdmin(a))
+	if err != nil || out != OutcomeUnchanged || read == nil || !drifted(read, a) {
+		return out, err
+	}
+	return s.rewrite(ctx, read, a)
 }
 
 func drifted(s *ShadowUser, a *AdminUser) bool {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -24,19 +25,21 @@ const adminToken = "admin-session-token"
 // following the wire contract: users in id order, cursor = last id,
 // 404 USER_NOT_FOUND, bearer authentication.
 type adminAPI struct {
-	srv      *httptest.Server
-	mu       sync.Mutex
-	users    map[string]sdk.AdminUser
-	lists    atomic.Int64
-	gets     atomic.Int64
-	maxLimit int
+	srv   *httptest.Server
+	mu    sync.Mutex
+	users map[string]sdk.AdminUser
+	lists atomic.Int64
+	gets  atomic.Int64
+	// afterList runs after each list page is served (and before the
+	// client reads it): something that happens meanwhile at the app.
+	afterList func()
 	// descending lists users in the opposite order from the app's table,
 	// as a database with another collation might.
 	descending bool
 }
 
 func newAdminAPI(t *testing.T, users ...sdk.AdminUser) *adminAPI {
-	a := &adminAPI{users: map[string]sdk.AdminUser{}, maxLimit: 100}
+	a := &adminAPI{users: map[string]sdk.AdminUser{}}
 	for _, u := range users {
 		a.users[u.ID] = u
 	}
@@ -57,9 +60,14 @@ func newAdminAPI(t *testing.T, users ...sdk.AdminUser) *adminAPI {
 	}
 	mux.HandleFunc("GET /api/admin/users", auth(func(w http.ResponseWriter, r *http.Request) {
 		a.lists.Add(1)
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		if limit <= 0 || limit > a.maxLimit {
-			limit = a.maxLimit
+		// As Auther: 100 by default, 1 to 500, anything else refused.
+		limit := 100
+		if l := r.URL.Query().Get("limit"); l != "" {
+			var err error
+			if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 500 {
+				writeJSON(w, 400, map[string]string{"code": "VALIDATION_ERROR", "message": "[query.limit] Expected a number from 1 to 500"})
+				return
+			}
 		}
 		after := r.URL.Query().Get("after")
 		a.mu.Lock()
@@ -87,6 +95,9 @@ func newAdminAPI(t *testing.T, users ...sdk.AdminUser) *adminAPI {
 			next = &last
 		}
 		writeJSON(w, 200, map[string]any{"users": page, "nextCursor": next})
+		if a.afterList != nil {
+			a.afterList()
+		}
 	}))
 	mux.HandleFunc("GET /api/admin/users/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
 		a.gets.Add(1)
@@ -198,7 +209,7 @@ func TestReconcileFixesDrift(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep != (sdk.ReconcileReport{Checked: 5, Updated: 3, Deleted: 1}) {
+		if rep != (sdk.ReconcileReport{Checked: 5, Updated: 3, Deleted: 1, NotFound: 1}) {
 			t.Fatalf("report %+v", rep)
 		}
 		b, _ := s.Get(ctx, "b")
@@ -260,7 +271,7 @@ func TestReconcileWithListInAnotherOrder(t *testing.T) {
 		api := newAdminAPI(t, users...)
 		api.descending = true
 		rep, err := (&sdk.Reconciler{Shadow: s, Admin: api.client(), PageSize: 3}).Run(ctx)
-		if err != nil || rep != (sdk.ReconcileReport{Checked: 7, Updated: 6, Deleted: 1}) {
+		if err != nil || rep != (sdk.ReconcileReport{Checked: 7, Updated: 6, Deleted: 1, NotFound: 1}) {
 			t.Fatalf("%+v %v", rep, err)
 		}
 		for _, u := range users {
@@ -271,20 +282,93 @@ func TestReconcileWithListInAnotherOrder(t *testing.T) {
 	})
 }
 
-func TestReconcileKeepsNewerLocalData(t *testing.T) {
+// TestReconcileKeepsDataAppliedMeanwhile: a webhook applied after the list
+// page was fetched holds newer data than the page; reconciliation must not
+// roll it back.
+func TestReconcileKeepsDataAppliedMeanwhile(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *sql.DB, d sdk.Dialect) {
 		clk := newClock()
 		s := newShadow(t, db, d, clk)
 		ctx := context.Background()
-		// A webhook newer than Auther's list page arrived meanwhile.
-		s.Apply(ctx, userEvent("user.updated", "a", clk.Now(), `{"id":"a","email":"a@newest.example","name":"A","emailVerified":true,"image":null,"updatedAt":"2026-11-03T00:00:00.000Z"}`))
-		api := newAdminAPI(t, adminUser("a", "a@older.example", "A", true, nil, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)))
+		if _, err := s.Apply(ctx, userEvent("user.updated", "a", clk.Now(), `{"id":"a","email":"a@first.example","name":"A","emailVerified":true,"image":null,"updatedAt":"2026-11-01T00:00:00.000Z"}`)); err != nil {
+			t.Fatal(err)
+		}
+		api := newAdminAPI(t, adminUser("a", "a@second.example", "A", true, nil, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)))
+		api.afterList = func() {
+			out, err := s.Apply(ctx, userEvent("user.updated", "a", clk.Now(), `{"id":"a","email":"a@third.example","name":"A","emailVerified":true,"image":null,"updatedAt":"2026-11-03T00:00:00.000Z"}`))
+			if err != nil || out != sdk.OutcomeUpdated {
+				t.Errorf("webhook meanwhile: %v %v", out, err)
+			}
+		}
 		rep, err := sdk.Reconcile(ctx, s, api.client())
 		if err != nil || rep.Updated != 0 || rep.Checked != 1 {
 			t.Fatalf("%+v %v", rep, err)
 		}
-		if a, _ := s.Get(ctx, "a"); a.Email != "a@newest.example" {
+		if a, _ := s.Get(ctx, "a"); a.Email != "a@third.example" {
 			t.Fatalf("reconcile rolled back newer data: %+v", a)
+		}
+	})
+}
+
+// TestReconcileRepairsRowAheadOfAuther: a row whose version is ahead of
+// Auther's (an event stamped by a replica whose clock ran fast) refuses
+// every later event by version. Reconciliation and resync still bring it in
+// line with Auther's copy, and later events apply again.
+func TestReconcileRepairsRowAheadOfAuther(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, d sdk.Dialect) {
+		clk := newClock()
+		s := newShadow(t, db, d, clk)
+		ctx := context.Background()
+		for _, id := range []string{"a", "b"} {
+			if _, err := s.Apply(ctx, userEvent("user.updated", id, clk.Now(), `{"id":"`+id+`","email":"`+id+`@skewed.example","name":"Skewed","emailVerified":false,"image":null,"updatedAt":"2027-06-01T00:00:00.000Z"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t2 := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+		api := newAdminAPI(t,
+			adminUser("a", "a@example.com", "A", true, nil, t2),
+			adminUser("b", "b@example.com", "B", true, nil, t2))
+		rec := &sdk.Reconciler{Shadow: s, Admin: api.client()}
+
+		if out, err := rec.ResyncUser(ctx, "b"); err != nil || out != sdk.OutcomeUpdated {
+			t.Fatalf("resync: %v %v", out, err)
+		}
+		rep, err := rec.Run(ctx)
+		if err != nil || rep.Checked != 2 || rep.Updated != 1 {
+			t.Fatalf("reconcile: %+v %v", rep, err)
+		}
+		for _, id := range []string{"a", "b"} {
+			u, err := s.Get(ctx, id)
+			if err != nil || u.Email != id+"@example.com" || !u.EmailVerified || !u.SyncedAt.Equal(t2) {
+				t.Fatalf("%s after repair: %+v %v", id, u, err)
+			}
+			// The next change at Auther applies normally.
+			out, err := s.Apply(ctx, userEvent("user.updated", id, clk.Now(), `{"id":"`+id+`","email":"`+id+`@example.com","name":"Renamed","emailVerified":true,"image":null,"updatedAt":"2026-11-03T00:00:00.000Z"}`))
+			if err != nil || out != sdk.OutcomeUpdated {
+				t.Fatalf("%s: next event %v %v", id, out, err)
+			}
+			api.mu.Lock()
+			api.users[id] = adminUser(id, id+"@example.com", "Renamed", true, nil, time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC))
+			api.mu.Unlock()
+		}
+		if rep, err := rec.Run(ctx); err != nil || rep.Updated != 0 {
+			t.Fatalf("second run %+v %v", rep, err)
+		}
+	})
+}
+
+// TestReconcilePageSizeCapped: Auther refuses pages over 500 users.
+func TestReconcilePageSizeCapped(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, d sdk.Dialect) {
+		s := newShadow(t, db, d, newClock())
+		ctx := context.Background()
+		if _, _, err := s.EnsureFromClaims(ctx, &sdk.Claims{Subject: "a"}); err != nil {
+			t.Fatal(err)
+		}
+		api := newAdminAPI(t, adminUser("a", "a@example.com", "A", true, nil, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)))
+		rep, err := (&sdk.Reconciler{Shadow: s, Admin: api.client(), PageSize: 1000}).Run(ctx)
+		if err != nil || rep.Checked != 1 || rep.Updated != 1 {
+			t.Fatalf("PageSize 1000: %+v %v", rep, err)
 		}
 	})
 }
@@ -311,6 +395,66 @@ func TestResyncUser(t *testing.T) {
 		}
 		if _, _, err := s.EnsureFromClaims(ctx, &sdk.Claims{Subject: "gone"}); !errors.Is(err, sdk.ErrUserDeleted) {
 			t.Fatalf("JIT after resync deleted the user: %v", err)
+		}
+	})
+}
+
+// TestReconcileMassDeletionGuard: an AdminClient pointed at another Auther
+// (staging for production) answers USER_NOT_FOUND for most users. Reconcile
+// then deletes nothing and says why, unless the guard is raised.
+func TestReconcileMassDeletionGuard(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, d sdk.Dialect) {
+		clk := newClock()
+		s := newShadow(t, db, d, clk)
+		ctx := context.Background()
+		t1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		var known []sdk.AdminUser
+		for i := range 30 {
+			id := fmt.Sprintf("u%02d", i)
+			if _, _, err := s.EnsureFromClaims(ctx, &sdk.Claims{Subject: id}); err != nil {
+				t.Fatal(err)
+			}
+			if i < 10 {
+				known = append(known, adminUser(id, id+"@example.com", "User "+id, true, nil, t1))
+			}
+		}
+		other := newAdminAPI(t, known...) // knows 10 of the 30
+		rep, err := sdk.Reconcile(ctx, s, other.client())
+		if !errors.Is(err, sdk.ErrMassDeletion) {
+			t.Fatalf("20 of 30 users missing: %+v %v, want ErrMassDeletion", rep, err)
+		}
+		if rep.Checked != 30 || rep.NotFound != 20 || rep.Deleted != 0 {
+			t.Fatalf("report %+v", rep)
+		}
+		if n := countRows(t, db, "SELECT COUNT(*) FROM users"); n != 30 {
+			t.Fatalf("%d rows left, want all 30", n)
+		}
+		if n := countRows(t, db, "SELECT COUNT(*) FROM user_tombstones"); n != 0 {
+			t.Fatalf("%d tombstones", n)
+		}
+		// Raised on purpose: the deletions are made.
+		rep, err = (&sdk.Reconciler{Shadow: s, Admin: other.client(), MaxDeleteFraction: 1}).Run(ctx)
+		if err != nil || rep.Deleted != 20 || rep.NotFound != 20 {
+			t.Fatalf("guard off: %+v %v", rep, err)
+		}
+		if n := countRows(t, db, "SELECT COUNT(*) FROM users"); n != 10 {
+			t.Fatalf("%d rows left, want 10", n)
+		}
+		// At or under the fraction, or with few rows checked, the guard
+		// does not stop anything.
+		s2 := newShadow(t, db, d, clk)
+		s2.UsersTable, s2.TombstonesTable = "users2", "tombstones2"
+		if err := s2.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 4 {
+			if _, _, err := s2.EnsureFromClaims(ctx, &sdk.Claims{Subject: fmt.Sprintf("x%d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err = sdk.Reconcile(ctx, s2, other.client())
+		if err != nil || rep.Deleted != 4 {
+			t.Fatalf("4 of 4 missing, under the 20-row minimum: %+v %v", rep, err)
 		}
 	})
 }

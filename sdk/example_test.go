@@ -303,5 +303,5 @@ func ExampleReconcile() {
 	u, _ := shadow.Get(ctx, "u1")
 	fmt.Printf("%+v %s\n", report, u.Name)
 	// Output:
-	// {Checked:2 Updated:1 Deleted:1} Ada Lovelace
+	// {Checked:2 Updated:1 Deleted:1 NotFound:1} Ada Lovelace
 }

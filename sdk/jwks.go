@@ -71,7 +71,9 @@ func (c *keyCache) get(ctx context.Context, kid string) (*jose.JSONWebKey, error
 		return k, nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return nil, err
+		// The request ended while waiting for the refetch: the kid may
+		// well be valid, so this is "keys unavailable", not "unknown key".
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 	}
 	return nil, fmt.Errorf("%w: kid %q", ErrUnknownKey, kid)
 }

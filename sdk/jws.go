@@ -37,6 +37,11 @@ type compactJWS struct {
 	signature    []byte
 }
 
+// b64url decodes the parts of a compact JWS: unpadded base64url, and
+// strict, so that unused low bits of the last character must be zero and a
+// token has exactly one string form.
+var b64url = base64.RawURLEncoding.Strict()
+
 // parseCompact splits and decodes a compact JWS. It does not verify.
 func parseCompact(token string) (*compactJWS, error) {
 	h, rest, ok := strings.Cut(token, ".")
@@ -47,15 +52,15 @@ func parseCompact(token string) (*compactJWS, error) {
 	if !ok || strings.Contains(s, ".") {
 		return nil, fmt.Errorf("%w: not three dot-separated parts", ErrMalformed)
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(h)
+	hb, err := b64url.DecodeString(h)
 	if err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(p)
+	payload, err := b64url.DecodeString(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(s)
+	sig, err := b64url.DecodeString(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrMalformed, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -20,6 +21,8 @@ import (
 // retried or reordered deliveries cannot roll a row back.
 // user_tombstones.deleted_at is unix milliseconds too: both are compared
 // in SQL, and integers compare the same on every engine and driver.
+// A tombstone is kept until PruneTombstones removes it, which it only does
+// when ShadowStore.MaxTokenLifetime is set.
 const ShadowSchemaSQLite = `CREATE TABLE IF NOT EXISTS users (
 	id TEXT PRIMARY KEY,
 	email TEXT NOT NULL,
@@ -53,9 +56,9 @@ CREATE TABLE IF NOT EXISTS user_tombstones (
 
 // Errors of the shadow store.
 var (
-	// ErrUserDeleted: the user was deleted in Auther recently (a tombstone
-	// exists), so a still-valid token must not recreate the row. Answer
-	// it like an invalid token (401).
+	// ErrUserDeleted: the user was deleted in Auther after the token was
+	// issued (a tombstone says so), so the still-valid token must not
+	// recreate the row. Answer it like an invalid token (401).
 	ErrUserDeleted = errors.New("auther: user was deleted")
 	// ErrNotAUser: the token was issued to a client for itself
 	// (client_credentials), so there is no user to provision.
@@ -63,9 +66,6 @@ var (
 	// ErrNoShadowUser: no shadow row has this id.
 	ErrNoShadowUser = errors.New("auther: no such shadow user")
 )
-
-// DefaultTombstoneFor is how long a deleted user's id is refused.
-const DefaultTombstoneFor = 24 * time.Hour
 
 // ShadowUser is the app's local copy of an Auther user.
 type ShadowUser struct {
@@ -84,8 +84,9 @@ type ShadowUser struct {
 // ShadowStore keeps the app's shadow copy of Auther's users in a table the
 // app owns (FKs of the app's own tables point at users.id with ON DELETE
 // CASCADE). It provisions users just in time from token claims, applies
-// user webhooks and serves reconciliation. Writes that can create a row
-// never recreate one whose user was deleted less than TombstoneFor ago.
+// user webhooks and serves reconciliation. A deleted user's id is
+// tombstoned: a token issued before the deletion never recreates the row,
+// and neither does a late user.created, user.updated or user.verified.
 //
 // For SQLite, open the database with a busy timeout (for modernc.org/sqlite:
 // "file:app.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), or
@@ -96,8 +97,16 @@ type ShadowStore struct {
 	// UsersTable and TombstonesTable default to users and user_tombstones.
 	UsersTable      string
 	TombstonesTable string
-	// TombstoneFor defaults to 24 h: longer than any access token lives.
-	TombstoneFor time.Duration
+	// MaxTokenLifetime, when set, lets PruneTombstones remove tombstones
+	// older than it (plus MaxLeeway). Set it to at least the longest
+	// lifetime of an access token Auther issues to this app (the largest
+	// access-token TTL among its clients: a client may be given up to a
+	// year) and at least Auther's webhook retry window (--webhook-retry-for,
+	// 24 h by default), or a still-valid token or a late event could bring a
+	// deleted user back once the tombstone is gone. Zero (the default) keeps
+	// tombstones forever, which is always safe: Auther never reuses a user
+	// id, and a tombstone is one small row.
+	MaxTokenLifetime time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -150,8 +159,13 @@ func (s *ShadowStore) q(query string) string {
 	return s.Dialect.rebind(query)
 }
 
-// Schema returns the DDL statements for the configured tables and dialect.
-func (s *ShadowStore) Schema() []string {
+// Schema returns the DDL statements for the configured tables and dialect,
+// or an error when a table name is not a plain (optionally
+// schema-qualified) SQL identifier.
+func (s *ShadowStore) Schema() ([]string, error) {
+	if !identRe.MatchString(s.users()) || !identRe.MatchString(s.tombstones()) {
+		return nil, fmt.Errorf("auther: invalid table names %q, %q", s.users(), s.tombstones())
+	}
 	ddl := ShadowSchemaSQLite
 	if s.Dialect == Postgres {
 		ddl = ShadowSchemaPostgres
@@ -164,7 +178,7 @@ func (s *ShadowStore) Schema() []string {
 			out = append(out, st)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Migrate creates the shadow tables if they do not exist.
@@ -172,7 +186,11 @@ func (s *ShadowStore) Migrate(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	for _, st := range s.Schema() {
+	stmts, err := s.Schema()
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
 		if _, err := s.DB.ExecContext(ctx, st); err != nil {
 			return err
 		}
@@ -184,12 +202,13 @@ const userColumns = `id, email, name, email_verified, image, created_at, updated
 
 type rowScanner interface{ Scan(...any) error }
 
-func scanUser(r rowScanner) (*ShadowUser, error) {
+// scanUser reads the userColumns, then into extra any further columns.
+func scanUser(r rowScanner, extra ...any) (*ShadowUser, error) {
 	var u ShadowUser
 	var image sql.NullString
 	var created, updated any
 	var synced sql.NullInt64
-	if err := r.Scan(&u.ID, &u.Email, &u.Name, &u.EmailVerified, &image, &created, &updated, &synced); err != nil {
+	if err := r.Scan(append([]any{&u.ID, &u.Email, &u.Name, &u.EmailVerified, &image, &created, &updated, &synced}, extra...)...); err != nil {
 		return nil, err
 	}
 	if image.Valid {
@@ -277,30 +296,48 @@ func (s *ShadowStore) List(ctx context.Context, after string, limit int) ([]Shad
 	return out, rows.Err()
 }
 
-// Tombstoned reports whether id was deleted less than TombstoneFor ago.
+// Tombstoned reports whether id is tombstoned (its user was deleted).
 func (s *ShadowStore) Tombstoned(ctx context.Context, id string) (bool, error) {
 	if err := s.check(); err != nil {
 		return false, err
 	}
 	var n int
-	err := s.DB.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM $D WHERE id = ? AND deleted_at > ?`), id, s.tombstoneCutoff()).Scan(&n)
+	err := s.DB.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM $D WHERE id = ?`), id).Scan(&n)
 	return n > 0, err
 }
 
-func (s *ShadowStore) tombstoneCutoff() int64 {
-	return s.now().Add(-orDefault(s.TombstoneFor, DefaultTombstoneFor)).UnixMilli()
-}
+// ErrNoTokenLifetime: PruneTombstones was called without
+// ShadowStore.MaxTokenLifetime, so no tombstone may be removed.
+var ErrNoTokenLifetime = errors.New("auther: ShadowStore.MaxTokenLifetime is not set, so tombstones are kept forever")
 
-// PruneTombstones deletes tombstones that no longer refuse anything.
+// PruneTombstones deletes tombstones older than MaxTokenLifetime plus
+// MaxLeeway: by then every token issued before the deletion has expired.
+// Without MaxTokenLifetime it deletes nothing and returns
+// ErrNoTokenLifetime.
 func (s *ShadowStore) PruneTombstones(ctx context.Context) (int64, error) {
 	if err := s.check(); err != nil {
 		return 0, err
 	}
-	res, err := s.DB.ExecContext(ctx, s.q(`DELETE FROM $D WHERE deleted_at <= ?`), s.tombstoneCutoff())
+	if s.MaxTokenLifetime <= 0 {
+		return 0, ErrNoTokenLifetime
+	}
+	cutoff := s.now().Add(-s.MaxTokenLifetime - MaxLeeway).UnixMilli()
+	res, err := s.DB.ExecContext(ctx, s.q(`DELETE FROM $D WHERE deleted_at < ?`), cutoff)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// issuedBound is the smallest deleted_at that refuses a token issued at
+// iat: a tombstone refuses every token issued before the deletion, and
+// MaxLeeway after it, for clocks that disagree. A token without iat is
+// refused by any tombstone.
+func issuedBound(iat time.Time) int64 {
+	if iat.IsZero() {
+		return math.MinInt64
+	}
+	return iat.Add(-MaxLeeway).UnixMilli()
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -313,34 +350,91 @@ type querier interface {
 // takes ("AUTH"), so they do not collide with an app's own.
 const lockClass = 0x41555448
 
+// userLockKey is the two-part key of id's advisory lock.
+func userLockKey(id string) (int32, int32) {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int32(lockClass), int32(h.Sum32())
+}
+
+// txOptions are the options of the transactions this package opens. On
+// PostgreSQL they are READ COMMITTED whatever the database's default: a
+// write waits for a user's advisory lock and must then see what the lock's
+// holder committed, while under REPEATABLE READ or SERIALIZABLE its
+// snapshot would date from before the wait.
+func (s *ShadowStore) txOptions() *sql.TxOptions {
+	if s.Dialect == Postgres {
+		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return nil
+}
+
+// BeginTx starts a transaction for ApplyTx (and, in the same transaction,
+// SQLDeduper.CompleteTx): READ COMMITTED on PostgreSQL, as ApplyTx needs.
+func (s *ShadowStore) BeginTx(ctx context.Context) (*sql.Tx, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.DB.BeginTx(ctx, s.txOptions())
+}
+
 // withUserLock runs fn so that it cannot interleave with another write of
 // the same user id. On PostgreSQL fn always runs in a transaction holding
 // an advisory lock on the id, because under READ COMMITTED an "insert
 // unless tombstoned" and a concurrent "tombstone, then delete" can
 // otherwise both miss each other's uncommitted rows and leave a deleted
-// user's row behind. On SQLite writers are serialised by the database and
-// fn runs in a transaction only when it asks for one (several writes that
-// must commit together); single statements are atomic on their own.
-func (s *ShadowStore) withUserLock(ctx context.Context, id string, needTx bool, fn func(querier) error) error {
+// user's row behind; the transaction is READ COMMITTED (see txOptions) so
+// that the statements after the lock see what was committed while waiting.
+// On SQLite writers are serialised by the database and fn runs in a
+// transaction only when it asks for one (several writes that must commit
+// together); single statements are atomic on their own.
+//
+// With a caller's transaction (tx != nil), fn runs in it after taking the
+// lock there, and the caller commits.
+func (s *ShadowStore) withUserLock(ctx context.Context, tx *sql.Tx, id string, needTx bool, fn func(querier) error) error {
+	if tx != nil {
+		if err := s.lockUser(ctx, tx, id); err != nil {
+			return err
+		}
+		return fn(tx)
+	}
 	if s.Dialect != Postgres && !needTx {
 		return fn(s.DB)
 	}
-	tx, err := s.DB.BeginTx(ctx, nil)
+	tx, err := s.DB.BeginTx(ctx, s.txOptions())
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if s.Dialect == Postgres {
-		h := fnv.New32a()
-		h.Write([]byte(id))
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(lockClass), int32(h.Sum32())); err != nil {
-			return err
-		}
+	if err := s.lockUser(ctx, tx, id); err != nil {
+		return err
 	}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+func (s *ShadowStore) lockUser(ctx context.Context, tx *sql.Tx, id string) error {
+	if s.Dialect != Postgres {
+		return nil
+	}
+	k1, k2 := userLockKey(id)
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, k1, k2)
+	return err
+}
+
+// getForToken reads id's row and whether a tombstone refuses a token issued
+// at iat, in one statement.
+func (s *ShadowStore) getForToken(ctx context.Context, ex querier, id string, iat time.Time) (*ShadowUser, bool, error) {
+	var refused bool
+	u, err := scanUser(ex.QueryRowContext(ctx, s.q(`SELECT `+userColumns+`,
+	EXISTS (SELECT 1 FROM $D WHERE $D.id = $U.id AND $D.deleted_at >= ?)
+FROM $U WHERE id = ?`), issuedBound(iat), id), &refused)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, ErrNoShadowUser
+	}
+	return u, refused, err
 }
 
 // EnsureFromClaims returns the shadow row of the token's user, creating it
@@ -351,8 +445,10 @@ func (s *ShadowStore) withUserLock(ctx context.Context, id string, needTx bool, 
 //
 // The new row is {id: sub, email: email or sub+"@unknown.local", name:
 // name or email or sub, email_verified: email_verified, image: picture}.
-// It returns ErrUserDeleted when the user was deleted within TombstoneFor
-// and ErrNotAUser for client_credentials tokens.
+// It returns ErrUserDeleted when the id is tombstoned and the token was
+// issued before the deletion (or up to MaxLeeway after it, or carries no
+// iat), however long ago that was, and ErrNotAUser for client_credentials
+// tokens.
 func (s *ShadowStore) EnsureFromClaims(ctx context.Context, c *Claims) (*ShadowUser, bool, error) {
 	if c == nil || c.Subject == "" {
 		return nil, false, errors.New("auther: claims without sub")
@@ -360,11 +456,16 @@ func (s *ShadowStore) EnsureFromClaims(ctx context.Context, c *Claims) (*ShadowU
 	if c.IsClient() {
 		return nil, false, ErrNotAUser
 	}
-	u, err := s.Get(ctx, c.Subject)
-	if err == nil {
-		return u, false, nil
+	if err := s.check(); err != nil {
+		return nil, false, err
 	}
-	if !errors.Is(err, ErrNoShadowUser) {
+	u, refused, err := s.getForToken(ctx, s.DB, c.Subject, c.IssuedAt)
+	switch {
+	case err == nil && refused:
+		return nil, false, ErrUserDeleted
+	case err == nil:
+		return u, false, nil
+	case !errors.Is(err, ErrNoShadowUser):
 		return nil, false, err
 	}
 	email := c.Email
@@ -384,27 +485,27 @@ func (s *ShadowStore) EnsureFromClaims(ctx context.Context, c *Claims) (*ShadowU
 	}
 	now := s.now()
 	created := false
-	err = s.withUserLock(ctx, c.Subject, false, func(ex querier) error {
+	err = s.withUserLock(ctx, nil, c.Subject, false, func(ex querier) error {
 		res, err := ex.ExecContext(ctx, s.q(`INSERT INTO $U (`+userColumns+`)
 SELECT ?::text, ?::text, ?::text, ?::boolean, ?::text, ?::timestamptz, ?::timestamptz, NULL
-WHERE NOT EXISTS (SELECT 1 FROM $D WHERE id = ?::text AND deleted_at > ?::bigint)
-ON CONFLICT (id) DO NOTHING`), c.Subject, email, name, c.EmailVerified, image, now, now, c.Subject, s.tombstoneCutoff())
+WHERE NOT EXISTS (SELECT 1 FROM $D WHERE id = ?::text AND deleted_at >= ?::bigint)
+ON CONFLICT (id) DO NOTHING`), c.Subject, email, name, c.EmailVerified, image, now, now, c.Subject, issuedBound(c.IssuedAt))
 		if err != nil {
 			return err
 		}
 		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
 		created = n == 1
+		u, refused, err = s.getForToken(ctx, ex, c.Subject, c.IssuedAt)
 		return err
 	})
-	if err != nil {
-		return nil, false, err
-	}
-	u, err = s.Get(ctx, c.Subject)
-	if errors.Is(err, ErrNoShadowUser) {
-		// Nothing was inserted and no row exists: a tombstone refused it.
+	switch {
+	case errors.Is(err, ErrNoShadowUser) || (err == nil && refused):
+		// Nothing was inserted and no row is served: a tombstone refused it.
 		return nil, false, ErrUserDeleted
-	}
-	if err != nil {
+	case err != nil:
 		return nil, false, err
 	}
 	return u, created, nil
@@ -439,8 +540,29 @@ func (s *ShadowStore) ApplyEvent(ctx context.Context, e Event) error {
 //
 // Creations and updates of a tombstoned id are refused (OutcomeRefused,
 // nil error, so that Auther does not retry them), and an event older than
-// the data already applied changes nothing (OutcomeUnchanged).
+// the data already applied changes nothing (OutcomeUnchanged). Applying an
+// event twice leaves the row as applying it once did, so Apply is safe
+// under at-least-once delivery; ApplyTx lets the app record the event as
+// processed in the same transaction.
 func (s *ShadowStore) Apply(ctx context.Context, e Event) (Outcome, error) {
+	return s.apply(ctx, nil, e)
+}
+
+// ApplyTx is Apply inside the caller's transaction, which the caller
+// commits: the app can then mark the event processed
+// (SQLDeduper.CompleteTx) in the same transaction, so that it is applied
+// exactly once even if the process dies right after. Begin tx with
+// BeginTx (on PostgreSQL it must be READ COMMITTED); on SQLite, run
+// CompleteTx first, so that the transaction takes the write lock with its
+// first statement.
+func (s *ShadowStore) ApplyTx(ctx context.Context, tx *sql.Tx, e Event) (Outcome, error) {
+	if tx == nil {
+		return "", errors.New("auther: ApplyTx with a nil transaction")
+	}
+	return s.apply(ctx, tx, e)
+}
+
+func (s *ShadowStore) apply(ctx context.Context, tx *sql.Tx, e Event) (Outcome, error) {
 	switch e.Type {
 	case EventUserCreated, EventUserUpdated, EventUserVerified, EventUserDeleted:
 	default:
@@ -455,13 +577,13 @@ func (s *ShadowStore) Apply(ctx context.Context, e Event) (Outcome, error) {
 	}
 	switch e.Type {
 	case EventUserDeleted:
-		return OutcomeDeleted, s.Delete(ctx, u.ID)
+		return OutcomeDeleted, s.delete(ctx, tx, u.ID, u.DeletedAt)
 	case EventUserCreated:
 		at := u.CreatedAt
 		if at.IsZero() {
 			at = e.Timestamp
 		}
-		return s.write(ctx, userWrite{id: u.ID, email: u.Email, name: u.Name, verified: u.EmailVerified,
+		return s.write(ctx, tx, userWrite{id: u.ID, email: u.Email, name: u.Name, verified: u.EmailVerified,
 			image: u.Image, imageSet: u.ImageSet, createdAt: at, updatedAt: at, version: at, setCreated: true})
 	default:
 		at := u.UpdatedAt
@@ -474,7 +596,7 @@ func (s *ShadowStore) Apply(ctx context.Context, e Event) (Outcome, error) {
 			t := true
 			w.verified = &t
 		}
-		return s.write(ctx, w)
+		return s.write(ctx, tx, w)
 	}
 }
 
@@ -492,7 +614,7 @@ type userWrite struct {
 	setCreated bool      // overwrite created_at (user.created, reconciliation)
 }
 
-func (s *ShadowStore) write(ctx context.Context, w userWrite) (Outcome, error) {
+func (s *ShadowStore) write(ctx context.Context, tx *sql.Tx, w userWrite) (Outcome, error) {
 	if w.id == "" {
 		return "", errors.New("auther: user event without id")
 	}
@@ -516,7 +638,7 @@ func (s *ShadowStore) write(ctx context.Context, w userWrite) (Outcome, error) {
 	}
 	var existed bool
 	var n int64
-	err := s.withUserLock(ctx, w.id, false, func(ex querier) error {
+	err := s.withUserLock(ctx, tx, w.id, false, func(ex querier) error {
 		// Only to tell "created" from "updated" in the outcome.
 		var one int
 		err := ex.QueryRowContext(ctx, s.q(`SELECT 1 FROM $U WHERE id = ?`), w.id).Scan(&one)
@@ -526,7 +648,7 @@ func (s *ShadowStore) write(ctx context.Context, w userWrite) (Outcome, error) {
 		existed = err == nil
 		res, err := ex.ExecContext(ctx, s.q(`INSERT INTO $U (`+userColumns+`)
 SELECT ?::text, ?::text, ?::text, ?::boolean, ?::text, ?::timestamptz, ?::timestamptz, ?::bigint
-WHERE NOT EXISTS (SELECT 1 FROM $D WHERE id = ?::text AND deleted_at > ?::bigint)
+WHERE NOT EXISTS (SELECT 1 FROM $D WHERE id = ?::text)
 ON CONFLICT (id) DO UPDATE SET
 	email = CASE WHEN ?::text = '' THEN $U.email ELSE excluded.email END,
 	name = COALESCE(?::text, $U.name),
@@ -537,7 +659,7 @@ ON CONFLICT (id) DO UPDATE SET
 	synced_at = excluded.synced_at
 WHERE $U.synced_at IS NULL OR $U.synced_at <= excluded.synced_at`),
 			w.id, email, *insName, insVerified, w.image, created, updated, w.version.UnixMilli(),
-			w.id, s.tombstoneCutoff(),
+			w.id,
 			email, w.name, w.verified, w.imageSet, w.setCreated)
 		if err != nil {
 			return err
@@ -558,6 +680,43 @@ WHERE $U.synced_at IS NULL OR $U.synced_at <= excluded.synced_at`),
 	return OutcomeCreated, nil
 }
 
+// rewrite overwrites id's row with Auther's copy a when the row's synced_at
+// is still the one the caller read before fetching a (compare-and-set), and
+// whatever version a carries. Reconciliation uses it when the version guard
+// of write refuses a copy that differs: a row stamped with a version ahead
+// of Auther's (a replica's clock ran fast) could otherwise never be fixed.
+func (s *ShadowStore) rewrite(ctx context.Context, read *ShadowUser, a *AdminUser) (Outcome, error) {
+	w := fromAdmin(a)
+	syncedCond, args := "synced_at IS NULL", []any{}
+	if !read.SyncedAt.IsZero() {
+		syncedCond, args = "synced_at = ?::bigint", []any{read.SyncedAt.UnixMilli()}
+	}
+	updated := w.updatedAt
+	if updated.IsZero() {
+		updated = s.now()
+	}
+	var n int64
+	err := s.withUserLock(ctx, nil, a.ID, false, func(ex querier) error {
+		res, err := ex.ExecContext(ctx, s.q(`UPDATE $U SET email = ?::text, name = ?::text, email_verified = ?::boolean,
+	image = ?::text, created_at = CASE WHEN ?::boolean THEN ?::timestamptz ELSE created_at END,
+	updated_at = ?::timestamptz, synced_at = ?::bigint
+WHERE id = ?::text AND `+syncedCond+` AND NOT EXISTS (SELECT 1 FROM $D WHERE $D.id = $U.id)`),
+			append([]any{w.email, *w.name, *w.verified, w.image, w.setCreated, w.createdAt, updated, w.version.UnixMilli(), a.ID}, args...)...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case n == 0:
+		return OutcomeUnchanged, nil
+	}
+	return OutcomeUpdated, nil
+}
+
 // Delete removes id's shadow row (the app's foreign keys cascade) and
 // tombstones the id, in one transaction, so that tokens the user still
 // holds cannot bring the row back through EnsureFromClaims.
@@ -565,15 +724,27 @@ func (s *ShadowStore) Delete(ctx context.Context, id string) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	return s.delete(ctx, nil, id, time.Time{})
+}
+
+// delete tombstones id as deleted at the later of now and deletedAt
+// (Auther's time of the deletion, on the clock that stamps tokens' iat),
+// and deletes the row. A tombstone that already exists keeps the later of
+// the two times.
+func (s *ShadowStore) delete(ctx context.Context, tx *sql.Tx, id string, deletedAt time.Time) error {
 	if id == "" {
 		return errors.New("auther: empty user id")
 	}
-	return s.withUserLock(ctx, id, true, func(tx querier) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO $D (id, deleted_at) VALUES (?, ?)
-ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at`), id, s.now().UnixMilli()); err != nil {
+	at := s.now()
+	if deletedAt.After(at) {
+		at = deletedAt
+	}
+	return s.withUserLock(ctx, tx, id, true, func(ex querier) error {
+		if _, err := ex.ExecContext(ctx, s.q(`INSERT INTO $D (id, deleted_at) VALUES (?, ?)
+ON CONFLICT (id) DO UPDATE SET deleted_at = CASE WHEN excluded.deleted_at > $D.deleted_at THEN excluded.deleted_at ELSE $D.deleted_at END`), id, at.UnixMilli()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM $U WHERE id = ?`), id)
+		_, err := ex.ExecContext(ctx, s.q(`DELETE FROM $U WHERE id = ?`), id)
 		return err
 	})
 }

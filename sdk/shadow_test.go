@@ -165,16 +165,110 @@ func TestTombstoneBlocksJITAndCreated(t *testing.T) {
 		if ok, err := s.Tombstoned(ctx, "u-del"); !ok || err != nil {
 			t.Fatalf("Tombstoned = %v %v", ok, err)
 		}
-		// The tombstone lasts TombstoneFor (24 h).
-		clk.Advance(24 * time.Hour)
-		if ok, _ := s.Tombstoned(ctx, "u-del"); ok {
-			t.Fatal("tombstone outlived 24h")
+	})
+}
+
+// TestTombstoneOutlivesLongLivedTokens: an access token can live far longer
+// than a day (a client's TTL may be up to a year). A token issued before the
+// deletion never brings the user back, however old the tombstone.
+func TestTombstoneOutlivesLongLivedTokens(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, d sdk.Dialect) {
+		clk := newClock()
+		s := newShadow(t, db, d, clk)
+		ctx := context.Background()
+		issued := clk.Now().Add(-time.Hour)
+		claims := &sdk.Claims{Subject: "u-long", IssuedAt: issued, ExpiresAt: issued.Add(365 * 24 * time.Hour)}
+		if _, _, err := s.EnsureFromClaims(ctx, claims); err != nil {
+			t.Fatal(err)
 		}
+		if err := s.Delete(ctx, "u-long"); err != nil {
+			t.Fatal(err)
+		}
+		for _, later := range []time.Duration{25 * time.Hour, 30 * 24 * time.Hour, 300 * 24 * time.Hour} {
+			clk.Advance(later)
+			if _, _, err := s.EnsureFromClaims(ctx, claims); !errors.Is(err, sdk.ErrUserDeleted) {
+				t.Fatalf("%s after the deletion, a token issued before it: %v, want ErrUserDeleted", later, err)
+			}
+			out, err := s.Apply(ctx, userEvent("user.updated", "u-long", clk.Now(), `{"id":"u-long","email":"l@example.com","name":"L","emailVerified":true,"image":null,"updatedAt":"2026-11-29T09:30:00.000Z"}`))
+			if err != nil || out != sdk.OutcomeRefused {
+				t.Fatalf("%s after the deletion, a late user.updated: %v %v", later, out, err)
+			}
+			if ok, err := s.Tombstoned(ctx, "u-long"); !ok || err != nil {
+				t.Fatalf("Tombstoned = %v %v", ok, err)
+			}
+		}
+		if n := countRows(t, db, "SELECT COUNT(*) FROM users"); n != 0 {
+			t.Fatalf("%d rows", n)
+		}
+		// Tombstones are kept unless the app states how long its tokens
+		// can live.
+		if n, err := s.PruneTombstones(ctx); !errors.Is(err, sdk.ErrNoTokenLifetime) || n != 0 {
+			t.Fatalf("PruneTombstones without MaxTokenLifetime: %d %v", n, err)
+		}
+		s.MaxTokenLifetime = 365 * 24 * time.Hour
+		if n, err := s.PruneTombstones(ctx); err != nil || n != 0 { // 331 days old
+			t.Fatalf("pruned %d %v before MaxTokenLifetime", n, err)
+		}
+		clk.Advance(35 * 24 * time.Hour)
 		if n, err := s.PruneTombstones(ctx); err != nil || n != 1 {
-			t.Fatalf("pruned %d %v", n, err)
+			t.Fatalf("pruned %d %v after MaxTokenLifetime", n, err)
 		}
-		if _, created, err := s.EnsureFromClaims(ctx, claims); err != nil || !created {
-			t.Fatalf("JIT after the tombstone expired: %v %v", created, err)
+	})
+}
+
+// TestTokenIssuedAfterDeletion: user ids are never reused, so a token
+// issued after the recorded deletion means the user exists after all (a
+// deletion by mistake, since undone in Auther): its first request
+// provisions the row again. A token issued before it is still refused.
+func TestTokenIssuedAfterDeletion(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, d sdk.Dialect) {
+		clk := newClock()
+		s := newShadow(t, db, d, clk)
+		ctx := context.Background()
+		before := &sdk.Claims{Subject: "u-back", IssuedAt: clk.Now().Add(-time.Minute)}
+		if _, _, err := s.EnsureFromClaims(ctx, before); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, "u-back"); err != nil {
+			t.Fatal(err)
+		}
+		// Within the leeway after the deletion: still refused.
+		if _, _, err := s.EnsureFromClaims(ctx, &sdk.Claims{Subject: "u-back", IssuedAt: clk.Now().Add(20 * time.Second)}); !errors.Is(err, sdk.ErrUserDeleted) {
+			t.Fatalf("token issued 20 s after the deletion: %v", err)
+		}
+		clk.Advance(time.Hour)
+		after := &sdk.Claims{Subject: "u-back", IssuedAt: clk.Now()}
+		if _, created, err := s.EnsureFromClaims(ctx, after); err != nil || !created {
+			t.Fatalf("token issued after the deletion: %v %v", created, err)
+		}
+		if _, _, err := s.EnsureFromClaims(ctx, before); !errors.Is(err, sdk.ErrUserDeleted) {
+			t.Fatalf("token issued before the deletion, row back: %v", err)
+		}
+		if _, _, err := s.EnsureFromClaims(ctx, after); err != nil {
+			t.Fatalf("token issued after the deletion, second request: %v", err)
+		}
+	})
+}
+
+// TestDeletedAtFromEvent: user.deleted records Auther's time of deletion
+// when it is later than the app's clock (the app's clock lags), so a token
+// Auther issued just before the deletion is refused.
+func TestDeletedAtFromEvent(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, d sdk.Dialect) {
+		clk := newClock() // 10:00 at the app
+		s := newShadow(t, db, d, clk)
+		ctx := context.Background()
+		// Auther's clock is 5 minutes ahead: it issued a token at 10:04
+		// and deleted the user at 10:05.
+		claims := &sdk.Claims{Subject: "u-lag", IssuedAt: clk.Now().Add(4 * time.Minute)}
+		if _, _, err := s.EnsureFromClaims(ctx, claims); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply(ctx, userEvent("user.deleted", "u-lag", clk.Now(), `{"id":"u-lag","email":"lag@example.com","deletedAt":"2026-11-29T10:05:00.000Z"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.EnsureFromClaims(ctx, claims); !errors.Is(err, sdk.ErrUserDeleted) {
+			t.Fatalf("token issued before the deletion by Auther's clock: %v", err)
 		}
 	})
 }

@@ -41,8 +41,10 @@ var (
 	// ErrClaims: a required claim (sub, exp) is missing or has the wrong type.
 	ErrClaims = errors.New("auther: invalid claims")
 	// ErrKeysUnavailable: no key set has ever been fetched (Auther
-	// unreachable since start), so nothing can be verified. The middleware
-	// answers 503 rather than 401 for it.
+	// unreachable since start), so nothing can be verified, or the
+	// request's context ended while it waited for a refetch (the error then
+	// also wraps the context's). The middleware answers 503 rather than 401
+	// for it.
 	ErrKeysUnavailable = errors.New("auther: signing keys unavailable")
 )
 

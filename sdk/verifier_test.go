@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -469,4 +471,70 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted %q as %+v", tok, c)
 		}
 	})
+}
+
+// TestVerifyContextEndsDuringKeyFetch: a request whose context ends while it
+// waits for a refetch of the key set gets an error that wraps
+// ErrKeysUnavailable (so the middleware answers 503, not 401) as well as the
+// context's own error.
+func TestVerifyContextEndsDuringKeyFetch(t *testing.T) {
+	k := newKey(t, "RS256")
+	is := newIssuer(t, k)
+	hang := make(chan struct{})
+	var fetches atomic.Int64
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fetches.Add(1) > 1 {
+			<-hang // Auther stopped answering
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{k.public()}})
+	}))
+	t.Cleanup(jwks.Close)
+	t.Cleanup(func() { close(hang) })
+	clk := newClock()
+	v := newVerifier(t, is, clk, func(c *sdk.Config) { c.JWKSURL = jwks.URL })
+	clk.Advance(11 * time.Second) // past the refetch cooldown
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	rotated := newKey(t, "RS256")
+	_, err := v.Verify(ctx, rotated.sign(t, is.claims(clk.Now(), "user-1")))
+	if !errors.Is(err, sdk.ErrKeysUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("context ended during the refetch: %v, want ErrKeysUnavailable and DeadlineExceeded", err)
+	}
+	rec := httptest.NewRecorder()
+	sdk.WriteAuthError(rec, err)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("answered %d", rec.Code)
+	}
+}
+
+// TestVerifyRefusesNonCanonicalBase64: a token has one string form. The last
+// character of an unpadded base64url part may carry unused low bits; a token
+// with them set decodes to the same bytes but is another string (a second
+// jti-like identity for a cache or a deny list), so it is refused.
+func TestVerifyRefusesNonCanonicalBase64(t *testing.T) {
+	k := newKey(t, "RS256")
+	is := newIssuer(t, k)
+	clk := newClock()
+	v := newVerifier(t, is, clk)
+	ctx := context.Background()
+	tok := k.sign(t, is.claims(clk.Now(), "user-1"))
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	// An RS256 signature is 256 bytes: 342 characters, the last holding 2
+	// bits of data and 4 unused ones.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	if last < 0 || last&0x0f != 0 {
+		t.Fatalf("unexpected last character %q", tok[len(tok)-1])
+	}
+	alt := tok[:len(tok)-1] + string(alphabet[last|1])
+	if a, b := strings.Split(tok, ".")[2], strings.Split(alt, ".")[2]; a == b {
+		t.Fatal("same string")
+	}
+	if _, err := v.Verify(ctx, alt); !errors.Is(err, sdk.ErrMalformed) {
+		t.Fatalf("non-canonical signature encoding: %v, want ErrMalformed", err)
+	}
 }

@@ -264,7 +264,12 @@ type WebhookConfig struct {
 	Dedup Deduper
 	// Handle applies an event. An error (or a panic) answers 500 and
 	// releases the event id, so Auther's retry is applied; it must not
-	// leave half-applied state behind (use a transaction).
+	// leave half-applied state behind (use a transaction). Delivery is at
+	// least once: if the process dies after Handle's writes and before the
+	// id is marked processed, the event is applied again after the lease,
+	// so Handle must be idempotent (ShadowStore.Apply is) or mark the event
+	// processed in its own transaction (SQLDeduper.CompleteTx with
+	// WebhookClaim(ctx)).
 	Handle func(ctx context.Context, e Event) error
 	// Tolerance is the accepted distance between the delivery's timestamp
 	// and the clock, either way; default 5 minutes.
@@ -387,7 +392,7 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.Timestamp = time.UnixMilli(ms).UTC()
 	}
 	ctx := r.Context()
-	state, err := h.cfg.Dedup.Begin(ctx, e.ID)
+	state, claim, err := h.cfg.Dedup.Begin(ctx, e.ID)
 	if err != nil {
 		h.cfg.Logger.Error("webhook dedup failed", "event_id", e.ID, "type", e.Type, "err", err)
 		fail(w, http.StatusInternalServerError, "dedup_failed", "could not record the event")
@@ -401,23 +406,35 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusConflict, "in_progress", "this event is being processed")
 		return
 	}
-	if err := h.handle(ctx, e); err != nil {
+	if err := h.handle(context.WithValue(ctx, claimKey{}, claim), e); err != nil {
 		// Release with a context that survives a client that hung up, so
 		// that the retry is not locked out until the lease expires.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		rerr := h.cfg.Dedup.Release(rctx, e.ID)
+		rerr := h.cfg.Dedup.Release(rctx, e.ID, claim)
 		cancel()
 		h.cfg.Logger.Error("webhook handler failed", "event_id", e.ID, "type", e.Type, "err", err, "release_err", rerr)
 		fail(w, http.StatusInternalServerError, "handler_failed", "the event could not be applied; retry")
 		return
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	if err := h.cfg.Dedup.Complete(cctx, e.ID); err != nil {
-		// The event is applied: answering 5xx would apply it again.
+	if err := h.cfg.Dedup.Complete(cctx, e.ID, claim); err != nil {
+		// The event is applied: answering 5xx would apply it again. With
+		// ErrClaimLost the handler outran the lease and another delivery
+		// took the event over: it will complete (or retry) it.
 		h.cfg.Logger.Error("webhook dedup completion failed", "event_id", e.ID, "type", e.Type, "err", err)
 	}
 	cancel()
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type claimKey struct{}
+
+// WebhookClaim returns, inside WebhookConfig.Handle, the Deduper claim under
+// which the event is being applied: pass it to SQLDeduper.CompleteTx to
+// mark the event processed in the handler's own transaction.
+func WebhookClaim(ctx context.Context) (int64, bool) {
+	c, ok := ctx.Value(claimKey{}).(int64)
+	return c, ok
 }
 
 func (h *webhookHandler) handle(ctx context.Context, e Event) (err error) {

@@ -345,31 +345,198 @@ func TestDeduperLeaseExpiry(t *testing.T) {
 		clk := newClock()
 		d := mk(clk.Now)
 		ctx := context.Background()
-		expect := func(want sdk.DedupState) {
+		begin := func(want sdk.DedupState) int64 {
 			t.Helper()
-			got, err := d.Begin(ctx, "evt_lease")
+			got, claim, err := d.Begin(ctx, "evt_lease")
 			if err != nil || got != want {
 				t.Fatalf("Begin = %v %v, want %v", got, err, want)
 			}
+			return claim
 		}
-		expect(sdk.DedupNew)
-		expect(sdk.DedupBusy)
+		begin(sdk.DedupNew)
+		begin(sdk.DedupBusy)
 		clk.Advance(sdk.DefaultLease + time.Second) // holder died
-		expect(sdk.DedupNew)
-		expect(sdk.DedupBusy)
-		if err := d.Release(ctx, "evt_lease"); err != nil {
+		claim := begin(sdk.DedupNew)
+		begin(sdk.DedupBusy)
+		if err := d.Release(ctx, "evt_lease", claim); err != nil {
 			t.Fatal(err)
 		}
-		expect(sdk.DedupNew)
-		if err := d.Complete(ctx, "evt_lease"); err != nil {
+		claim = begin(sdk.DedupNew)
+		if err := d.Complete(ctx, "evt_lease", claim); err != nil {
 			t.Fatal(err)
 		}
-		expect(sdk.DedupDone)
-		if err := d.Release(ctx, "evt_lease"); err != nil { // a late release must not undo completion
+		begin(sdk.DedupDone)
+		if err := d.Release(ctx, "evt_lease", claim); err != nil { // a late release must not undo completion
 			t.Fatal(err)
 		}
 		clk.Advance(48 * time.Hour)
-		expect(sdk.DedupDone)
+		begin(sdk.DedupDone)
+	})
+}
+
+// TestDeduperStaleClaim: A claims an event and runs past the lease; B takes
+// the event over. A's failure must not release B's claim (a third delivery
+// would then apply the event while B still is), and A's success must not
+// complete it.
+func TestDeduperStaleClaim(t *testing.T) {
+	eachDeduper(t, func(t *testing.T, mk func(func() time.Time) sdk.Deduper) {
+		clk := newClock()
+		d := mk(clk.Now)
+		ctx := context.Background()
+		begin := func(want sdk.DedupState) int64 {
+			t.Helper()
+			got, claim, err := d.Begin(ctx, "evt_slow")
+			if err != nil || got != want {
+				t.Fatalf("Begin = %v %v, want %v", got, err, want)
+			}
+			return claim
+		}
+		a := begin(sdk.DedupNew)
+		clk.Advance(sdk.DefaultLease + time.Second)
+		b := begin(sdk.DedupNew)
+		if a == b {
+			t.Fatalf("A and B hold the same claim %d", a)
+		}
+		if err := d.Release(ctx, "evt_slow", a); err != nil { // A fails
+			t.Fatal(err)
+		}
+		begin(sdk.DedupBusy) // C: B is still applying
+		if err := d.Complete(ctx, "evt_slow", a); !errors.Is(err, sdk.ErrClaimLost) {
+			t.Fatalf("A completes B's claim: %v, want ErrClaimLost", err)
+		}
+		begin(sdk.DedupBusy)
+		if err := d.Complete(ctx, "evt_slow", b); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Complete(ctx, "evt_slow", b); err != nil {
+			t.Fatalf("completing twice: %v", err)
+		}
+		begin(sdk.DedupDone)
+	})
+}
+
+// TestCompleteTxAppliesExactlyOnce: the handler applies the event and marks
+// it processed in one transaction, so a process that dies before
+// WebhookHandler's own Complete does not apply the event again after the
+// lease; and a handler that fails before committing leaves neither the row
+// nor the mark.
+func TestCompleteTxAppliesExactlyOnce(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, dialect sdk.Dialect) {
+		clk := newClock()
+		s := newShadow(t, db, dialect, clk)
+		d := &sdk.SQLDeduper{DB: db, Dialect: dialect, Now: clk.Now}
+		ctx := context.Background()
+		if err := d.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ev := userEvent("user.created", "u-once", clk.Now(), `{"id":"u-once","email":"once@example.com","name":"Once","emailVerified":false,"image":null,"createdAt":"2026-11-29T09:00:00.000Z"}`)
+		applyOnce := func(claim int64, fail bool) error {
+			tx, err := s.BeginTx(ctx)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if err := d.CompleteTx(ctx, tx, ev.ID, claim); err != nil {
+				return err
+			}
+			if _, err := s.ApplyTx(ctx, tx, ev); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("handler failed after its writes")
+			}
+			return tx.Commit()
+		}
+
+		state, claim, err := d.Begin(ctx, ev.ID)
+		if err != nil || state != sdk.DedupNew {
+			t.Fatalf("%v %v", state, err)
+		}
+		if err := applyOnce(claim, true); err == nil {
+			t.Fatal("no failure")
+		}
+		if _, err := s.Get(ctx, "u-once"); !errors.Is(err, sdk.ErrNoShadowUser) {
+			t.Fatalf("a rolled-back handler left the row: %v", err)
+		}
+		if err := applyOnce(claim, false); err != nil {
+			t.Fatal(err)
+		}
+		// The process dies here, before Complete. Auther retries after the
+		// lease: the event is known as processed.
+		clk.Advance(sdk.DefaultLease + time.Second)
+		if state, _, err := d.Begin(ctx, ev.ID); err != nil || state != sdk.DedupDone {
+			t.Fatalf("after a crash past CompleteTx: %v %v, want DedupDone", state, err)
+		}
+		if u, err := s.Get(ctx, "u-once"); err != nil || u.Name != "Once" {
+			t.Fatalf("%+v %v", u, err)
+		}
+
+		// A handler whose claim was taken over cannot commit.
+		ev2 := userEvent("user.created", "u-twice", clk.Now(), `{"id":"u-twice","email":"t@example.com","name":"T","emailVerified":false,"image":null,"createdAt":"2026-11-29T09:00:00.000Z"}`)
+		_, stale, _ := d.Begin(ctx, ev2.ID)
+		clk.Advance(sdk.DefaultLease + time.Second)
+		if state, _, _ := d.Begin(ctx, ev2.ID); state != sdk.DedupNew {
+			t.Fatalf("takeover: %v", state)
+		}
+		ev = ev2
+		if err := applyOnce(stale, false); !errors.Is(err, sdk.ErrClaimLost) {
+			t.Fatalf("stale claim: %v, want ErrClaimLost", err)
+		}
+		if _, err := s.Get(ctx, "u-twice"); !errors.Is(err, sdk.ErrNoShadowUser) {
+			t.Fatalf("a handler that lost its claim committed: %v", err)
+		}
+	})
+}
+
+// TestWebhookHandlerWithCompleteTx: Handle marks the event processed in its
+// own transaction through WebhookClaim; the handler's own Complete then
+// finds it done, and redeliveries are duplicates.
+func TestWebhookHandlerWithCompleteTx(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, dialect sdk.Dialect) {
+		clk := newClock()
+		s := newShadow(t, db, dialect, clk)
+		d := sdk.NewSQLDeduper(db, dialect)
+		if err := d.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var applied atomic.Int64
+		srv := newWebhookServer(t, sdk.WebhookConfig{Secrets: []string{secret}, Dedup: d,
+			Handle: func(ctx context.Context, e sdk.Event) error {
+				claim, ok := sdk.WebhookClaim(ctx)
+				if !ok {
+					return errors.New("no claim in the context")
+				}
+				tx, err := s.BeginTx(ctx)
+				if err != nil {
+					return err
+				}
+				defer tx.Rollback()
+				if err := d.CompleteTx(ctx, tx, e.ID, claim); err != nil {
+					return err
+				}
+				if _, err := s.ApplyTx(ctx, tx, e); err != nil {
+					return err
+				}
+				applied.Add(1)
+				return tx.Commit()
+			}})
+		ev := delivery{id: "evt_tx1", typ: "user.created", at: time.Now(), data: `{"id":"u-tx","email":"tx@example.com","name":"Tx","emailVerified":false,"image":null,"createdAt":"2026-11-29T09:00:00.000Z"}`}
+		if status, body := ev.send(t, srv); status != 200 || body["status"] != "ok" {
+			t.Fatalf("%d %v", status, body)
+		}
+		if status, body := ev.send(t, srv); status != 200 || body["status"] != "duplicate" {
+			t.Fatalf("redelivery: %d %v", status, body)
+		}
+		del := delivery{id: "evt_tx2", typ: "user.deleted", at: time.Now(), data: `{"id":"u-tx","email":"tx@example.com","deletedAt":"2026-11-29T10:00:00.000Z"}`}
+		if status, _ := del.send(t, srv); status != 200 {
+			t.Fatalf("user.deleted: %d", status)
+		}
+		if _, err := s.Get(context.Background(), "u-tx"); !errors.Is(err, sdk.ErrNoShadowUser) {
+			t.Fatalf("row after user.deleted: %v", err)
+		}
+		if applied.Load() != 2 {
+			t.Fatalf("applied %d times", applied.Load())
+		}
 	})
 }
 
@@ -384,24 +551,66 @@ func TestSQLDeduperPrune(t *testing.T) {
 		if err := d.Migrate(ctx); err != nil {
 			t.Fatalf("second Migrate: %v", err)
 		}
-		d.Begin(ctx, "old")
-		d.Complete(ctx, "old")
+		_, c, _ := d.Begin(ctx, "old")
+		d.Complete(ctx, "old", c)
 		clk.Advance(8 * 24 * time.Hour)
-		d.Begin(ctx, "new")
-		d.Complete(ctx, "new")
+		_, c, _ = d.Begin(ctx, "new")
+		d.Complete(ctx, "new", c)
 		n, err := d.Prune(ctx, clk.Now().Add(-sdk.DefaultRetention))
 		if err != nil || n != 1 {
 			t.Fatalf("pruned %d %v", n, err)
 		}
-		if s, _ := d.Begin(ctx, "new"); s != sdk.DedupDone {
+		if s, _, _ := d.Begin(ctx, "new"); s != sdk.DedupDone {
 			t.Fatalf("recent id forgotten: %v", s)
 		}
-		if s, _ := d.Begin(ctx, "old"); s != sdk.DedupNew {
+		if s, _, _ := d.Begin(ctx, "old"); s != sdk.DedupNew {
 			t.Fatalf("pruned id still known: %v", s)
 		}
-		bad := &sdk.SQLDeduper{DB: db, Dialect: dialect, Table: "x; DROP TABLE seen_events"}
+	})
+}
+
+// TestTableNamesValidated: every statement that interpolates a table name
+// refuses one that is not a plain identifier, before touching the database.
+func TestTableNamesValidated(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, dialect sdk.Dialect) {
+		ctx := context.Background()
+		good := &sdk.SQLDeduper{DB: db, Dialect: dialect, Table: "seen_events"}
+		if err := good.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		bad := &sdk.SQLDeduper{DB: db, Dialect: dialect, Table: "seen_events; DROP TABLE seen_events; --"}
+		if _, err := bad.Schema(); err == nil {
+			t.Error("Schema accepted an invalid table name")
+		}
 		if err := bad.Migrate(ctx); err == nil {
-			t.Fatal("an invalid table name was accepted")
+			t.Error("Migrate accepted an invalid table name")
+		}
+		if _, _, err := bad.Begin(ctx, "e"); err == nil {
+			t.Error("Begin accepted an invalid table name")
+		}
+		if err := bad.Complete(ctx, "e", 1); err == nil || errors.Is(err, sdk.ErrClaimLost) {
+			t.Errorf("Complete: %v", err)
+		}
+		if err := bad.Release(ctx, "e", 1); err == nil {
+			t.Error("Release accepted an invalid table name")
+		}
+		if _, err := bad.Prune(ctx, time.Now()); err == nil {
+			t.Error("Prune accepted an invalid table name")
+		}
+		if n := countRows(t, db, "SELECT COUNT(*) FROM seen_events"); n != 0 {
+			t.Fatalf("%d rows", n)
+		}
+		shadow := &sdk.ShadowStore{DB: db, Dialect: dialect, UsersTable: "users (id TEXT); --"}
+		if _, err := shadow.Schema(); err == nil {
+			t.Error("ShadowStore.Schema accepted an invalid table name")
+		}
+		if err := shadow.Migrate(ctx); err == nil {
+			t.Error("ShadowStore.Migrate accepted an invalid table name")
+		}
+		ok := &sdk.ShadowStore{DB: db, Dialect: dialect, UsersTable: "app_users", TombstonesTable: "app_tombstones"}
+		stmts, err := ok.Schema()
+		if err != nil || len(stmts) != 2 || !strings.Contains(stmts[0], "app_users") || !strings.Contains(stmts[1], "app_tombstones") {
+			t.Fatalf("%q %v", stmts, err)
 		}
 	})
 }
