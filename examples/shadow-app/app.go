@@ -28,6 +28,11 @@ type Config struct {
 	AdminToken     string   // admin session token or API key, for reconcile
 	SigningAlg     string   // Auther's signing-algorithm; default RS256
 
+	// For reconcile: prune tombstones older than this (0: keep them), and
+	// the share of users that may turn out deleted (0: the SDK's 0.5).
+	MaxTokenLifetime  time.Duration
+	MaxDeleteFraction float64
+
 	// OnEvent, when set, is called after each webhook event was applied
 	// (not for duplicates). The tests use it to see what arrived.
 	OnEvent func(e sdk.Event, outcome sdk.Outcome)
@@ -39,6 +44,7 @@ type App struct {
 	cfg    Config
 	db     *DB
 	shadow *sdk.ShadowStore
+	dedup  *sdk.SQLDeduper
 	verify *sdk.Verifier
 	oidc   *oidcClient
 	log    *slog.Logger
@@ -83,6 +89,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cfg:    cfg,
 		db:     db,
 		shadow: sdk.NewShadowStore(db.DB, db.Dialect),
+		dedup:  sdk.NewSQLDeduper(db.DB, db.Dialect),
 		verify: v,
 		oidc:   newOIDCClient(cfg),
 		log:    cfg.Logger,
@@ -117,7 +124,7 @@ func (a *App) Handler() http.Handler {
 		Secrets: a.cfg.WebhookSecrets,
 		// In the database, so that every replica of the app agrees on
 		// which events were applied.
-		Dedup:  sdk.NewSQLDeduper(a.db.DB, a.db.Dialect),
+		Dedup:  a.dedup,
 		Handle: a.applyEvent,
 		Logger: a.log,
 	}))
@@ -125,10 +132,28 @@ func (a *App) Handler() http.Handler {
 }
 
 // applyEvent applies one webhook event to the shadow table. An error makes
-// the SDK answer 500, so Auther sends the event again later.
+// the SDK answer 500, so Auther sends the event again later. The event is
+// marked processed in the same transaction as its writes, so it is applied
+// exactly once even if the app dies right after committing.
 func (a *App) applyEvent(ctx context.Context, e sdk.Event) error {
-	outcome, err := a.shadow.Apply(ctx, e)
+	claim, ok := sdk.WebhookClaim(ctx)
+	if !ok {
+		return errors.New("no webhook claim in the context")
+	}
+	tx, err := a.shadow.BeginTx(ctx)
 	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// First, so that on SQLite the transaction takes the write lock at once.
+	if err := a.dedup.CompleteTx(ctx, tx, e.ID, claim); err != nil {
+		return err
+	}
+	outcome, err := a.shadow.ApplyTx(ctx, tx, e)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
 		return err
 	}
 	if outcome != sdk.OutcomeIgnored {

@@ -478,6 +478,13 @@ func testReconcile(t *testing.T, h *harness) {
 	h.gate.set(gateDown)
 	h.updateName(t, a, "Annie J. Easley")
 	h.admin(t, "DELETE", "/api/admin/users/"+b.id, 200)
+	// A user deleted two days ago: their tokens may live longer than that,
+	// so reconcile keeps the tombstone unless told the longest lifetime.
+	old := "0190aaaa-0000-7000-8000-" + strings.Repeat("0", 11) + "1"
+	if _, err := h.app.db.ExecContext(t.Context(), h.app.db.q(`INSERT INTO user_tombstones (id, deleted_at) VALUES (?, ?)`),
+		old, time.Now().Add(-48*time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
 
 	var out bytes.Buffer
 	err := run(t.Context(), []string{"reconcile", "--auther-url", h.base, "--admin-token", h.adminToken,
@@ -500,6 +507,20 @@ func testReconcile(t *testing.T, h *harness) {
 	}
 	if status, body := h.api(t, "GET", "/api/notes", tok, nil); status != 401 {
 		t.Fatalf("deleted user's token after reconcile: %d %v, want 401", status, body)
+	}
+	if h.count(t, `SELECT COUNT(*) FROM user_tombstones WHERE id = ?`, old) != 1 {
+		t.Fatal("reconcile pruned a tombstone without --max-token-lifetime")
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"reconcile", "--auther-url", h.base, "--admin-token", h.adminToken,
+		"--database-url", h.cfg.DatabaseURL, "--data-dir", h.cfg.DataDir, "--max-token-lifetime", "24h"}, &out); err != nil {
+		t.Fatalf("reconcile --max-token-lifetime 24h: %v (%s)", err, out.String())
+	}
+	if h.count(t, `SELECT COUNT(*) FROM user_tombstones WHERE id = ?`, old) != 0 {
+		t.Fatal("a tombstone older than --max-token-lifetime survived")
+	}
+	if h.count(t, `SELECT COUNT(*) FROM user_tombstones WHERE id = ?`, b.id) != 1 {
+		t.Fatal("the fresh tombstone was pruned")
 	}
 
 	// The late webhooks agree with what reconcile did.

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,8 +74,24 @@ func parseConfig(cmd string, args []string) (Config, error) {
 	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "the app's URL as browsers see it; default http://<addr> [PUBLIC_URL]")
 	fs.StringVar(&c.AdminToken, "admin-token", env("AUTHER_ADMIN_TOKEN", ""), "Auther admin token, for reconcile [AUTHER_ADMIN_TOKEN]")
 	fs.StringVar(&c.SigningAlg, "signing-alg", env("SIGNING_ALG", "RS256"), "Auther's signing-algorithm [SIGNING_ALG]")
+	lifetime := fs.String("max-token-lifetime", env("MAX_TOKEN_LIFETIME", ""), "for reconcile: prune tombstones older than this (the longest access-token TTL of the app's client); empty keeps them [MAX_TOKEN_LIFETIME]")
+	fraction := fs.String("max-delete-fraction", env("MAX_DELETE_FRACTION", ""), "for reconcile: the share of checked users that may turn out deleted before it stops without deleting anyone; empty means 0.5, 1 turns the guard off [MAX_DELETE_FRACTION]")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *lifetime != "" {
+		d, err := time.ParseDuration(*lifetime)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("max-token-lifetime %q: want a positive duration such as 8760h", *lifetime)
+		}
+		c.MaxTokenLifetime = d
+	}
+	if *fraction != "" {
+		f, err := strconv.ParseFloat(*fraction, 64)
+		if err != nil || f <= 0 || f > 1 {
+			return c, fmt.Errorf("max-delete-fraction %q: want a number above 0 and at most 1", *fraction)
+		}
+		c.MaxDeleteFraction = f
 	}
 	for _, s := range strings.Split(secrets, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -131,14 +148,26 @@ func reconcile(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	shadow := sdk.NewShadowStore(db.DB, db.Dialect)
-	rep, err := sdk.Reconcile(ctx, shadow, &sdk.AdminClient{BaseURL: strings.TrimRight(cfg.AutherURL, "/"), Token: cfg.AdminToken})
+	rec := &sdk.Reconciler{
+		Shadow: shadow,
+		Admin:  &sdk.AdminClient{BaseURL: strings.TrimRight(cfg.AutherURL, "/"), Token: cfg.AdminToken},
+		// When most users look deleted, the token or URL is probably
+		// for another Auther: nothing is deleted unless told otherwise.
+		MaxDeleteFraction: cfg.MaxDeleteFraction,
+	}
+	rep, err := rec.Run(ctx)
 	fmt.Fprintf(out, "checked %d, updated %d, deleted %d\n", rep.Checked, rep.Updated, rep.Deleted)
 	if err != nil {
 		return err
 	}
-	// Tombstones only need to outlive the tokens a deleted user may still hold.
-	if _, err := shadow.PruneTombstones(ctx); err != nil {
-		return err
+	// A tombstone must outlive every token its user may still hold, and
+	// Auther's access tokens can be given long lifetimes: they are kept
+	// forever unless the longest lifetime is stated.
+	if cfg.MaxTokenLifetime > 0 {
+		shadow.MaxTokenLifetime = cfg.MaxTokenLifetime
+		if _, err := shadow.PruneTombstones(ctx); err != nil {
+			return err
+		}
 	}
 	_, err = sdk.NewSQLDeduper(db.DB, db.Dialect).Prune(ctx, time.Now().Add(-sdk.DefaultRetention))
 	return err

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigFromEnvironmentAndFlags(t *testing.T) {
@@ -26,6 +27,19 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 	}
 	if c.PublicURL != "http://127.0.0.1:4100" {
 		t.Errorf("PublicURL = %q, want http://<addr> by default", c.PublicURL)
+	}
+	if c.MaxTokenLifetime != 0 || c.MaxDeleteFraction != 0 {
+		t.Errorf("MaxTokenLifetime %v, MaxDeleteFraction %v: tombstones are kept and the guard is the SDK's unless set", c.MaxTokenLifetime, c.MaxDeleteFraction)
+	}
+	t.Setenv("MAX_TOKEN_LIFETIME", "8760h")
+	c, err = parseConfig("reconcile", []string{"--max-delete-fraction", "1"})
+	if err != nil || c.MaxTokenLifetime != 8760*time.Hour || c.MaxDeleteFraction != 1 {
+		t.Errorf("%v %v %v", c.MaxTokenLifetime, c.MaxDeleteFraction, err)
+	}
+	for _, bad := range [][]string{{"--max-token-lifetime", "forever"}, {"--max-token-lifetime", "-1h"}, {"--max-delete-fraction", "2"}} {
+		if _, err := parseConfig("reconcile", bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
 
