@@ -15,17 +15,21 @@
 //
 //   - Receiving webhooks. WebhookHandler checks the HMAC signature in
 //     constant time against one or more secrets, refuses timestamps more
-//     than 5 minutes off, applies each event id once through a Deduper
-//     (MemoryDeduper, or SQLDeduper shared by replicas), and answers 500
-//     when the app's handler fails so that Auther retries.
+//     than 5 minutes off, lets one delivery at a time apply each event id
+//     through a Deduper (MemoryDeduper, or SQLDeduper shared by replicas),
+//     and answers 500 when the app's handler fails so that Auther retries.
+//     Delivery is at least once; SQLDeduper.CompleteTx with
+//     ShadowStore.ApplyTx makes it exactly once in the app's database.
 //
 //   - Keeping a shadow users table. ShadowStore creates the row of a user
 //     on first sight of a token (EnsureFromClaims, race-safe), applies the
-//     user.* events, and tombstones deleted users so that a token they still
-//     hold cannot bring the row back.
+//     user.* events, and tombstones deleted users so that a token issued
+//     before the deletion can never bring the row back, however long it
+//     lives.
 //
 //   - Reconciling. Reconcile walks the shadow table against Auther's admin
-//     API and repairs drift; Reconciler.ResyncUser does one user.
+//     API and repairs drift, refusing to delete when most users look gone;
+//     Reconciler.ResyncUser does one user.
 //
 // It depends on the standard library and go-jose only; bring your own SQL
 // driver (tested with modernc.org/sqlite and pgx).

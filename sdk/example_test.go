@@ -267,6 +267,61 @@ func ExampleShadowStore_ApplyEvent() {
 	// true
 }
 
+func ExampleSQLDeduper_CompleteTx() {
+	db, done := openSQLite()
+	defer done()
+	ctx := context.Background()
+	shadow := sdk.NewShadowStore(db, sdk.SQLite)
+	dedup := sdk.NewSQLDeduper(db, sdk.SQLite)
+	if err := shadow.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := dedup.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	const secret = "whsec_c2hvd24tb25jZS1pbi10aGUtYWRtaW4tdWktMDEyMzQ1"
+	h := sdk.WebhookHandler(sdk.WebhookConfig{
+		Secrets: []string{secret},
+		Dedup:   dedup,
+		// The event's writes and its "processed" mark commit together:
+		// applied exactly once, even if the app dies right after.
+		Handle: func(ctx context.Context, e sdk.Event) error {
+			claim, _ := sdk.WebhookClaim(ctx)
+			tx, err := shadow.BeginTx(ctx)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if err := dedup.CompleteTx(ctx, tx, e.ID, claim); err != nil {
+				return err // ErrClaimLost: another delivery took it over
+			}
+			out, err := shadow.ApplyTx(ctx, tx, e)
+			if err != nil {
+				return err
+			}
+			fmt.Println("applying", e.Type, out)
+			return tx.Commit()
+		},
+	})
+
+	body := []byte(`{"id":"evt_1","origin":"auther","type":"user.created","timestamp":` + strconv.FormatInt(time.Now().UnixMilli(), 10) +
+		`,"data":{"id":"u1","email":"ada@example.com","name":"Ada","emailVerified":false,"image":null,"createdAt":"2026-11-29T10:00:00.000Z"}}`)
+	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	for range 2 { // a delivery and its replay
+		req := httptest.NewRequest("POST", "/webhooks/auther", strings.NewReader(string(body)))
+		req.Header.Set("x-webhook-id", "evt_1")
+		req.Header.Set("x-webhook-timestamp", ts)
+		req.Header.Set("x-webhook-signature", sdk.SignWebhook(secret, ts, body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fmt.Println(rec.Code, strings.TrimSpace(rec.Body.String()))
+	}
+	// Output:
+	// applying user.created created
+	// 200 {"status":"ok"}
+	// 200 {"status":"duplicate"}
+}
+
 func ExampleReconcile() {
 	// A stand-in for Auther's admin API holding one user, renamed while the
 	// app missed the webhook.
