@@ -100,19 +100,22 @@ func OfUserCreated(u *store.User) store.Event {
 	return New(UserCreated, u.ID, userData{u.ID, u.Email, u.Name, u.EmailVerified, u.Image, ptr(u.CreatedAt), nil}, u.UpdatedAt)
 }
 
-// OfUserUpdated is user.updated, carrying the user as it now is.
-func OfUserUpdated(u *store.User) store.Event {
-	return New(UserUpdated, u.ID, userData{u.ID, u.Email, u.Name, u.EmailVerified, u.Image, nil, ptr(u.UpdatedAt)}, u.UpdatedAt)
+// OfUserUpdated is user.updated at time at, carrying the user as it now
+// is (its updatedAt, which only moves forward, is the version receivers
+// order by; at is when the change was made).
+func OfUserUpdated(u *store.User, at time.Time) store.Event {
+	return New(UserUpdated, u.ID, userData{u.ID, u.Email, u.Name, u.EmailVerified, u.Image, nil, ptr(u.UpdatedAt)}, at)
 }
 
-// OfUserVerified is user.verified: the user proved control of the address.
-func OfUserVerified(u *store.User) store.Event {
+// OfUserVerified is user.verified at time at: the user proved control of
+// the address.
+func OfUserVerified(u *store.User, at time.Time) store.Event {
 	return New(UserVerified, u.ID, struct {
 		ID            string  `json:"id"`
 		Email         string  `json:"email"`
 		EmailVerified bool    `json:"emailVerified"`
 		UpdatedAt     isoTime `json:"updatedAt"`
-	}{u.ID, u.Email, true, isoTime(u.UpdatedAt)}, u.UpdatedAt)
+	}{u.ID, u.Email, true, isoTime(u.UpdatedAt)}, at)
 }
 
 // OfUserDeleted is user.deleted. The user's sessions and accounts went

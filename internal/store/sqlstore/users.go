@@ -152,6 +152,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if err := fn(&u); err != nil {
 			return nil, err
 		}
+		at := u.UpdatedAt // when the change was made, by the caller's clock
 		if userChanged(&before, &u) {
 			u.UpdatedAt = after(before.UpdatedAt, u.UpdatedAt)
 		}
@@ -159,10 +160,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 			u.Name, u.Email, u.EmailVerified, u.Image, u.Role, s.d.t(u.UpdatedAt), u.ID)
 		var evs []store.Event
 		if userChanged(&before, &u) {
-			evs = append(evs, event.OfUserUpdated(&u))
+			evs = append(evs, event.OfUserUpdated(&u, at))
 		}
 		if u.EmailVerified && (!before.EmailVerified || u.Email != before.Email) {
-			evs = append(evs, event.OfUserVerified(&u)) // a newly proven address
+			evs = append(evs, event.OfUserVerified(&u, at)) // a newly proven address
 		}
 		return append(evs, extra...), err
 	})
@@ -233,7 +234,7 @@ func (s *Store) ClaimUser(ctx context.Context, id string, now time.Time) (*store
 		}
 		u.EmailVerified, u.UpdatedAt = true, after(u.UpdatedAt, now)
 		_, err = tx.ExecContext(ctx, s.d.q(`UPDATE "user" SET email_verified = ?, updated_at = ? WHERE id = ?`), true, s.d.t(u.UpdatedAt), id)
-		return append(evs, event.OfUserUpdated(&u), event.OfUserVerified(&u)), err
+		return append(evs, event.OfUserUpdated(&u, now), event.OfUserVerified(&u, now)), err
 	})
 	if err != nil {
 		return nil, err
