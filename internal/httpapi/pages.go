@@ -345,6 +345,19 @@ func (s *Server) pageForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// postedForm parses a page's form and checks its CSRF token (bound to
+// sessionID, "" before sign-in); false means the refusal was written.
+func (s *Server) postedForm(w http.ResponseWriter, r *http.Request, sessionID string) bool {
+	if !s.pageForm(w, r) {
+		return false
+	}
+	if !s.csrfOK(r, sessionID) {
+		s.csrfRefused(w, r)
+		return false
+	}
+	return true
+}
+
 func seeOther(w http.ResponseWriter, to string) {
 	w.Header().Set("Location", to)
 	w.WriteHeader(http.StatusSeeOther)
@@ -494,11 +507,7 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
-	if !s.pageForm(w, r) {
-		return
-	}
-	if !s.csrfOK(r, "") {
-		s.csrfRefused(w, r)
+	if !s.postedForm(w, r, "") {
 		return
 	}
 	f := r.PostForm
@@ -600,11 +609,7 @@ func (s *Server) pageSignUp(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusOK, "sign-up", s.signInBase(w, r, ret), s.returnTargets(r, ret)...)
 		return
 	}
-	if !s.pageForm(w, r) {
-		return
-	}
-	if !s.csrfOK(r, "") {
-		s.csrfRefused(w, r)
+	if !s.postedForm(w, r, "") {
 		return
 	}
 	f := r.PostForm
@@ -725,11 +730,7 @@ func (s *Server) pageForgot(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusOK, "forgot-password", &web.Page{CSRF: s.csrfToken(w, r, ""), Return: pageReturn(r.URL.Query().Get("return"))})
 		return
 	}
-	if !s.pageForm(w, r) {
-		return
-	}
-	if !s.csrfOK(r, "") {
-		s.csrfRefused(w, r)
+	if !s.postedForm(w, r, "") {
 		return
 	}
 	// The same answer, after the same time, whether or not the address
@@ -771,11 +772,7 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, status, "reset-password", p)
 		return
 	}
-	if !s.pageForm(w, r) {
-		return
-	}
-	if !s.csrfOK(r, "") {
-		s.csrfRefused(w, r)
+	if !s.postedForm(w, r, "") {
 		return
 	}
 	f := r.PostForm
@@ -853,15 +850,11 @@ func (s *Server) pageSignOut(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusOK, "sign-out", &web.Page{Action: "/sign-out", Email: c.User.Email, CSRF: s.csrfToken(w, r, c.Session.ID)})
 		return
 	}
-	if !s.pageForm(w, r) {
-		return
-	}
 	if c == nil {
 		seeOther(w, "/sign-out") // nothing to end
 		return
 	}
-	if !s.csrfOK(r, c.Session.ID) {
-		s.csrfRefused(w, r)
+	if !s.postedForm(w, r, c.Session.ID) {
 		return
 	}
 	if err := s.auth.SignOut(r.Context(), c); err != nil {
@@ -1014,11 +1007,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *auth.Cur
 }
 
 func (s *Server) accountPost(w http.ResponseWriter, r *http.Request, c *auth.Current) {
-	if !s.pageForm(w, r) {
-		return
-	}
-	if !s.csrfOK(r, c.Session.ID) {
-		s.csrfRefused(w, r)
+	if !s.postedForm(w, r, c.Session.ID) {
 		return
 	}
 	f, ctx := r.PostForm, r.Context()
