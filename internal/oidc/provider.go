@@ -335,8 +335,10 @@ func (p *Provider) Refresh(ctx context.Context, c *store.Client, token, scope st
 		return nil, p.fail("token", oerr("unauthorized_client", "the client may not use refresh tokens"))
 	}
 	h := HashSecret(token)
-	rt, g, err := p.Store.GetRefreshToken(ctx, h)
+	rt, g, u, err := p.Store.GetRefreshTokenUser(ctx, h)
 	if err != nil {
+		// Unknown, or its grant or user is gone (deleting a user deletes
+		// their grants).
 		return nil, p.fail("token", oerr("invalid_grant", "unknown refresh token"))
 	}
 	now := p.now()
@@ -352,28 +354,24 @@ func (p *Provider) Refresh(ctx context.Context, c *store.Client, token, scope st
 			}
 		}
 	}
-	if rt.UsedAt == nil && (g.RevokedAt != nil || !rt.ExpiresAt.After(now)) {
-		return nil, p.fail("token", oerr("invalid_grant", "the refresh token has expired or was revoked"))
-	}
-	u, err := p.Store.GetUser(ctx, g.UserID)
-	if err != nil {
-		return nil, p.fail("token", oerr("invalid_grant", "the user no longer exists"))
-	}
-	var next string
-	g, _, err = p.Store.RotateRefreshToken(ctx, h, now, func(g *store.Grant) *store.RefreshToken {
-		var nt *store.RefreshToken
-		next, nt = p.newRefresh(g, c, now)
-		return nt
-	})
-	if errors.Is(err, store.ErrReused) {
+	reused := func() (*TokenResponse, *Error) {
 		_ = p.Store.RevokeGrant(ctx, g.ID, now)
 		return nil, p.fail("token", oerr("invalid_grant", "the refresh token was already used; the whole family is revoked"))
 	}
-	if err != nil {
-		return nil, oerr("server_error", err.Error())
+	if rt.UsedAt != nil {
+		return reused()
 	}
-	if g.RevokedAt != nil {
+	if g.RevokedAt != nil || !rt.ExpiresAt.After(now) {
+		return nil, p.fail("token", oerr("invalid_grant", "the refresh token has expired or was revoked"))
+	}
+	next, nt := p.newRefresh(g, c, now)
+	switch err := p.Store.RotateRefreshToken(ctx, h, now, nt); {
+	case errors.Is(err, store.ErrReused): // used concurrently since the read
+		return reused()
+	case errors.Is(err, store.ErrNotFound): // revoked or deleted since the read
 		return nil, p.fail("token", oerr("invalid_grant", "the authorization was revoked"))
+	case err != nil:
+		return nil, oerr("server_error", err.Error())
 	}
 	if narrowed != nil {
 		g.Scopes = narrowed

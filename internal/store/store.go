@@ -334,13 +334,16 @@ type Store interface {
 	RedeemCode(ctx context.Context, codeHash string, now time.Time) (*Grant, error)
 	// AddRefreshToken inserts a refresh token of a grant.
 	AddRefreshToken(ctx context.Context, rt *RefreshToken) error
-	// RotateRefreshToken marks the token used and inserts next (same grant)
-	// in one transaction, returning the grant and the used token. A token
-	// used before gives ErrReused with its grant, so the caller can revoke
-	// the family.
-	RotateRefreshToken(ctx context.Context, tokenHash string, now time.Time, next func(*Grant) *RefreshToken) (*Grant, *RefreshToken, error)
+	// RotateRefreshToken marks the token used and inserts next, atomically,
+	// if the token is unused, unexpired at now, belongs to next's grant and
+	// that grant is not revoked. A token used before gives ErrReused (the
+	// caller revokes the family); any other refusal gives ErrNotFound.
+	RotateRefreshToken(ctx context.Context, tokenHash string, now time.Time, next *RefreshToken) error
 	// GetRefreshToken finds a token by hash with its grant.
 	GetRefreshToken(ctx context.Context, tokenHash string) (*RefreshToken, *Grant, error)
+	// GetRefreshTokenUser is GetRefreshToken with the grant's user, in one
+	// query (the refresh path needs all three).
+	GetRefreshTokenUser(ctx context.Context, tokenHash string) (*RefreshToken, *Grant, *User, error)
 	// RevokeGrant revokes a grant and so every token issued from it.
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
 	// RevokeUserGrants revokes the user's grants except those made under

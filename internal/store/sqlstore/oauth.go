@@ -344,40 +344,76 @@ func prefixed(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
+// GetRefreshTokenUser implements store.Store.
+func (s *Store) GetRefreshTokenUser(ctx context.Context, tokenHash string) (*store.RefreshToken, *store.Grant, *store.User, error) {
+	var rt store.RefreshToken
+	var u store.User
+	gs := &grantScan{g: &store.Grant{}}
+	dest := append(append(refreshDest(&rt), gs.dest()...), userDest(&u)...)
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT `+refreshCols+`, `+prefixed("g.", grantCols)+`, `+userCols+`
+		FROM oauth_refresh_token r JOIN oauth_grant g ON g.id = r.grant_id JOIN "user" u ON u.id = g.user_id
+		WHERE r.token_hash = ?`), tokenHash).Scan(dest...)
+	if err != nil {
+		return nil, nil, nil, s.mapErr(err)
+	}
+	return &rt, gs.finish(), &u, nil
+}
+
+// rotateCTE rotates in one statement on PostgreSQL: one round trip instead
+// of BEGIN, UPDATE, INSERT, COMMIT. The parameters in the SELECT list need
+// their types spelled out there.
+const rotateCTE = `WITH used AS (
+		UPDATE oauth_refresh_token SET used_at = $1
+		WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 AND grant_id = $3
+			AND EXISTS (SELECT 1 FROM oauth_grant g WHERE g.id = $3 AND g.revoked_at IS NULL)
+		RETURNING grant_id)
+	INSERT INTO oauth_refresh_token (id, grant_id, token_hash, expires_at, created_at)
+	SELECT $4::text, grant_id, $5::text, $6::timestamptz, $7::timestamptz FROM used`
+
 // RotateRefreshToken implements store.Store.
-func (s *Store) RotateRefreshToken(ctx context.Context, tokenHash string, now time.Time, next func(*store.Grant) *store.RefreshToken) (*store.Grant, *store.RefreshToken, error) {
-	var g *store.Grant
-	var used store.RefreshToken
-	reused := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.d.q(`UPDATE oauth_refresh_token SET used_at = ? WHERE token_hash = ? AND used_at IS NULL
-			RETURNING id, grant_id, token_hash, expires_at, used_at, created_at`), s.d.t(now), tokenHash).Scan(refreshDest(&used)...)
-		if errors.Is(err, sql.ErrNoRows) {
-			if err := tx.QueryRowContext(ctx, s.d.q(`SELECT `+refreshCols+` FROM oauth_refresh_token r WHERE r.token_hash = ?`), tokenHash).Scan(refreshDest(&used)...); err != nil {
+func (s *Store) RotateRefreshToken(ctx context.Context, tokenHash string, now time.Time, next *store.RefreshToken) error {
+	var rotated bool
+	if s.d == postgresDialect {
+		res, err := s.w.ExecContext(ctx, rotateCTE, s.d.t(now), tokenHash, next.GrantID,
+			next.ID, next.TokenHash, s.d.t(next.ExpiresAt), s.d.t(next.CreatedAt))
+		if err != nil {
+			return s.mapErr(err)
+		}
+		n, _ := res.RowsAffected()
+		rotated = n == 1
+	} else {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			var grant string
+			err := tx.QueryRowContext(ctx, s.d.q(`UPDATE oauth_refresh_token SET used_at = ?
+				WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? AND grant_id = ?
+					AND EXISTS (SELECT 1 FROM oauth_grant g WHERE g.id = ? AND g.revoked_at IS NULL)
+				RETURNING grant_id`), s.d.t(now), tokenHash, s.d.t(now), next.GrantID, next.GrantID).Scan(&grant)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
 				return err
 			}
-			reused = true
-		} else if err != nil {
+			rotated = true
+			return s.insertRefresh(ctx, tx, next)
+		})
+		if err != nil {
 			return err
 		}
-		if g, err = scanGrant(tx.QueryRowContext(ctx, s.d.q(`SELECT `+grantCols+` FROM oauth_grant WHERE id = ?`), used.GrantID)); err != nil {
-			return err
-		}
-		if reused || g.RevokedAt != nil || !used.ExpiresAt.After(now) {
-			return nil // the caller decides; nothing is issued
-		}
-		if n := next(g); n != nil {
-			return s.insertRefresh(ctx, tx, n)
-		}
+	}
+	if rotated {
 		return nil
-	})
-	if err != nil {
-		return nil, nil, err
 	}
-	if reused {
-		return g, &used, store.ErrReused
+	// Refused: say whether it was a reuse (the family must be revoked).
+	var used sql.NullString
+	err := s.w.QueryRowContext(ctx, s.d.q(`SELECT used_at FROM oauth_refresh_token WHERE token_hash = ?`), tokenHash).Scan(&used)
+	switch {
+	case err == nil && used.Valid:
+		return store.ErrReused
+	case err == nil, errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
 	}
-	return g, &used, nil
+	return s.mapErr(err)
 }
 
 // RevokeGrant implements store.Store.

@@ -40,7 +40,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"ConcurrentMailClaimsAreDisjoint", testConcurrentMailClaims},
 		{"ClaimUserDropsStrangersAccess", testClaimUser},
 	}
-	for _, tc := range append(tests, webhookCases...) {
+	for _, tc := range append(tests, laterCases...) {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
 }

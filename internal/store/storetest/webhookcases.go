@@ -14,9 +14,9 @@ import (
 	"github.com/auther/auther/internal/store"
 )
 
-// WebhookCases are the conformance cases of the event outbox and webhook
-// deliveries; Run includes them.
-var webhookCases = []struct {
+// laterCases are the conformance cases of the event outbox, webhook
+// deliveries and refresh rotation; Run includes them.
+var laterCases = []struct {
 	name string
 	fn   func(t *testing.T, s store.Store)
 }{
@@ -30,6 +30,7 @@ var webhookCases = []struct {
 	{"DeleteOldEventsKeepsPending", testDeleteOldEvents},
 	{"ClientEventsOnlyForChanges", testClientEvents},
 	{"UserVersionOnlyMovesForward", testUserVersionMonotonic},
+	{"RefreshRotation", testRefreshRotation},
 }
 
 func newEndpoint(t *testing.T, s store.Store, types ...string) *store.WebhookEndpoint {
