@@ -379,20 +379,32 @@ func (s *Service) RequireFresh(c *Current) error {
 
 // SignOut deletes the current session.
 func (s *Service) SignOut(ctx context.Context, c *Current) error {
-	return s.endSession(ctx, c.User.ID, c.Session.ID, c.Session.TokenHash)
+	return s.endSession(ctx, c.User.ID, c.Session.ID, c.Session.TokenHash, "")
+}
+
+// SignOutClient ends the session for a relying party that asked for it
+// (RP-initiated logout with only its id_token_hint, no user confirmation):
+// the session goes, but only that client's grants are revoked; other apps
+// keep theirs until the user signs out themselves.
+func (s *Service) SignOutClient(ctx context.Context, c *Current, clientID string) error {
+	return s.endSession(ctx, c.User.ID, c.Session.ID, c.Session.TokenHash, clientID)
 }
 
 // endSession deletes a session and revokes the OAuth grants made under it:
 // apps signed in through a device that signs out (or is signed out) lose
 // their refresh tokens too, as with "sign out everywhere". A session that
 // merely expires keeps its grants; they have their own lifetimes.
-func (s *Service) endSession(ctx context.Context, userID, sessionID, tokenHash string) error {
-	err := s.Store.DeleteSession(ctx, userID, tokenHash)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+//
+// Grants are revoked before the session is deleted: if the revocation
+// fails, the session is still there and signing out again finishes the job.
+func (s *Service) endSession(ctx context.Context, userID, sessionID, tokenHash, clientID string) error {
+	if _, err := s.Store.RevokeSessionGrants(ctx, sessionID, clientID, s.now()); err != nil {
 		return err
 	}
-	_, err = s.Store.RevokeSessionGrants(ctx, sessionID, "", s.now())
-	return err
+	if err := s.Store.DeleteSession(ctx, userID, tokenHash); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // ListSessions returns the user's live sessions.
@@ -416,7 +428,7 @@ func (s *Service) RevokeSession(ctx context.Context, c *Current, token string) e
 	if err != nil {
 		return err
 	}
-	return s.endSession(ctx, c.User.ID, se.ID, hash)
+	return s.endSession(ctx, c.User.ID, se.ID, hash, "")
 }
 
 func isHexHash(s string) bool {

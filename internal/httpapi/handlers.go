@@ -119,7 +119,9 @@ func (s *Server) signInEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	remember := boolOr(req.RememberMe, true)
-	u, iss, err := s.auth.SignIn(r.Context(), *req.Email, *req.Password, remember, meta(r))
+	// A refusal for an unverified address mails the link again; it ends at
+	// the app's callbackURL (already checked against the trusted origins).
+	u, iss, err := s.auth.SignInVerifyingTo(r.Context(), *req.Email, *req.Password, remember, meta(r), req.CallbackURL)
 	if err != nil {
 		if errors.Is(err, auth.ErrInvalidCredentials) {
 			s.log.Info("sign-in failed", "ip", ipFrom(r))

@@ -96,15 +96,17 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				ref := errorRef()
 				s.log.Error("panic serving request", "route", r.Pattern, "ref", ref, "panic", p)
 				if sw.status == 0 {
-					if strings.HasPrefix(r.URL.Path, "/api/") {
-						writeError(sw, errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error"))
-					} else {
+					// Nothing the failed handler set (cookies included) goes out.
+					clear(sw.Header())
+					if isPage(r.URL.Path) || strings.Contains(r.Header.Get("Accept"), "text/html") {
 						s.internalErrorPage(sw, r, ref)
+					} else {
+						writeError(sw, errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error"))
 					}
 				}
 			}
 			route := r.Pattern
-			if route == "" {
+			if route == "" || route == "/" { // "/" is the catch-all that answers unknown paths
 				route = "unmatched"
 			}
 			d := time.Since(start)
@@ -208,14 +210,18 @@ func (s *Server) apiGuards(next http.Handler) http.Handler {
 // endpoints.
 func (s *Server) pageGuards(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	w.Header().Set("Cache-Control", "no-store")
-	bucket := pageRateBucket(r)
 	if r.Method == http.MethodPost {
 		if e := s.checkOrigin(r, r.URL.Path); e != nil {
 			s.log.Info("page form refused", "reason", e.Code, "route", r.URL.Path, "ip", ipFrom(r))
 			s.errorPage(w, r, http.StatusForbidden, web.M("error.origin.heading"), web.M("error.origin.text"), "")
 			return
 		}
+		if status, ok := parsePageForm(w, r); !ok {
+			s.errorPage(w, r, status, web.M("error.form.heading"), web.M("error.form.text"), "")
+			return
+		}
 	}
+	bucket := pageRateBucket(r)
 	if s.limiter != nil {
 		ok, retry := s.limiter.Allow(rateKey(ipFrom(r))+"|"+ratelimit.Bucket(bucket), ratelimit.RuleFor(bucket))
 		if !ok {
@@ -267,6 +273,13 @@ func machineEndpoint(path string) bool {
 func (s *Server) checkOrigin(r *http.Request, path string) *apiError {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if path == "/oauth2/end-session" {
+		// RP-initiated logout may be POSTed by the relying party's page
+		// (OIDC RP-Initiated Logout §2). Cross-site, SameSite=Lax keeps the
+		// session cookie out, so such a post ends nothing; the user's own
+		// confirmation carries a token bound to the session.
 		return nil
 	}
 	if strings.HasPrefix(path, "/sign-in") || strings.HasPrefix(path, "/sign-up") {

@@ -1,13 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,9 +83,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	c, err := s.current(w, r, false)
 	q := r.URL.Query()
 	var fresh bool
-	if after, ok := s.loginAfter(q.Get(loginAfterParam)); ok {
-		// Back from the sign-in this request asked for (prompt=login or
-		// max_age): only a session made after that counts.
+	if after, ok := s.loginAfter(q, s.auth.Clock.Now()); ok {
+		// Back from the sign-in this very request asked for (prompt=login
+		// or max_age): a session made after that satisfies them.
 		fresh = err == nil && !c.Session.CreatedAt.Before(after)
 	} else {
 		fresh = err == nil && !req.HasPrompt("login") &&
@@ -96,19 +96,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			s.authRedirect(w, req, "error", "login_required", "error_description", "the user must sign in")
 			return
 		}
-		// Back to this request after signing in. prompt=login and max_age
-		// become a signed "signed in after now" marker: the sign-in made for
-		// this request satisfies them (max_age=0 would otherwise send the
-		// user round forever), and the return URL cannot be replayed with
-		// an older session to skip the sign-in. Other prompt values
-		// (consent) stay.
-		prompts := slices.DeleteFunc(slices.Clone(req.Prompt), func(p string) bool { return p == "login" })
-		q.Del("prompt")
-		if len(prompts) > 0 {
-			q.Set("prompt", strings.Join(prompts, " "))
-		}
-		q.Del("max_age")
-		q.Set(loginAfterParam, s.loginMarker(s.auth.Clock.Now()))
+		// Back to this request after signing in, with a marker saying "a
+		// sign-in after now satisfies prompt=login and max_age here"
+		// (max_age=0 would otherwise send the user round forever). The
+		// marker is bound to this exact request and expires; prompt and
+		// max_age stay in the URL, so removing or transplanting the marker
+		// brings the sign-in back instead of skipping it.
+		q.Del(loginAfterParam)
+		q.Set(loginAfterParam, s.loginMarker(q, s.auth.Clock.Now()))
 		back := "/api/auth/oauth2/authorize?" + q.Encode()
 		target := "/sign-in?return=" + url.QueryEscape(back)
 		if req.LoginHint != "" {
@@ -119,7 +114,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	need, err := s.oidc.NeedsConsent(r.Context(), req, c.User.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.pageFail(w, r, err)
 		return
 	}
 	if need {
@@ -135,7 +130,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	code, err := s.oidc.IssueCode(r.Context(), req, &c.User, &c.Session)
 	if err != nil {
-		s.fail(w, r, err)
+		s.pageFail(w, r, err)
 		return
 	}
 	s.log.Info("authorization code issued", "client_id", req.Client.ID, "user_id", c.User.ID)
@@ -146,30 +141,47 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 // which the user must have signed in.
 const loginAfterParam = "auther_login_after"
 
-func (s *Server) loginMAC(ms string) string {
+// loginMarkerLife bounds how long a sign-in round trip may take.
+const loginMarkerLife = time.Hour
+
+// loginMAC binds a marker's time to the whole request it was made for
+// (every parameter but the marker, in url.Values' sorted encoding; the
+// authorize parser refuses repeated parameters, so it is canonical).
+func (s *Server) loginMAC(q url.Values, ms string) string {
+	rest := url.Values{}
+	for k, v := range q {
+		if k != loginAfterParam {
+			rest[k] = v
+		}
+	}
 	m := hmac.New(sha256.New, []byte(s.secret))
-	m.Write([]byte("login-after\x00" + ms))
+	m.Write([]byte("login-after\x00" + ms + "\x00" + rest.Encode()))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
-// loginMarker is "<unix ms>.<mac>".
-func (s *Server) loginMarker(t time.Time) string {
+// loginMarker is "<unix ms>.<mac>" for request q at t.
+func (s *Server) loginMarker(q url.Values, t time.Time) string {
 	ms := strconv.FormatInt(t.UnixMilli(), 10)
-	return ms + "." + s.loginMAC(ms)
+	return ms + "." + s.loginMAC(q, ms)
 }
 
-// loginAfter checks a marker made by loginMarker; a missing or forged one
-// is ignored (the request is then judged by its own prompt and max_age).
-func (s *Server) loginAfter(v string) (time.Time, bool) {
-	ms, mac, ok := strings.Cut(v, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(s.loginMAC(ms))) {
+// loginAfter checks q's marker: made for exactly this request, and not
+// older than loginMarkerLife. Anything else is ignored, and the request is
+// judged by its own prompt and max_age.
+func (s *Server) loginAfter(q url.Values, now time.Time) (time.Time, bool) {
+	ms, mac, ok := strings.Cut(q.Get(loginAfterParam), ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(s.loginMAC(q, ms))) {
 		return time.Time{}, false
 	}
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if err != nil {
 		return time.Time{}, false
 	}
-	return time.UnixMilli(n), true
+	t := time.UnixMilli(n)
+	if now.Sub(t) > loginMarkerLife {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // consentToken binds a consent form to the session and the request, so a
@@ -426,11 +438,21 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		hmac.Equal([]byte(q.Get("csrf")), []byte(s.consentToken(c.Session.ID, "logout")))
 	matched := hinted && (sid == "" || sid == c.Session.ID)
 	if !matched && !confirmed {
+		if q.Get("client_id") == "" && clientID != "" {
+			q.Set("client_id", clientID) // named by the hint; the form must carry it to match the redirect URI
+		}
 		s.logoutConfirmPage(w, r, c, q, s.consentToken(c.Session.ID, "logout"), target)
 		return
 	}
-	if err := s.auth.SignOut(r.Context(), c); err != nil { // also revokes the grants made under this session
-		s.fail(w, r, err)
+	// The user confirming signs out everything done under this session;
+	// a relying party's hint alone ends the session and that client's
+	// grants, not other apps' (their offline access stays theirs).
+	end := s.auth.SignOut
+	if !confirmed {
+		end = func(ctx context.Context, c *auth.Current) error { return s.auth.SignOutClient(ctx, c, clientID) }
+	}
+	if err := end(r.Context(), c); err != nil {
+		s.pageFail(w, r, err)
 		return
 	}
 	s.cookies.clear(w)

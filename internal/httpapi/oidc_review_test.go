@@ -137,16 +137,35 @@ func TestPromptLoginCannotBeSkippedByReplayingTheReturnURL(t *testing.T) {
 				t.Fatalf("%s with a session: %d %s", extra, r.Status, r.Header.Get("Location"))
 			}
 			back := loc.Query().Get("return")
-			// The same browser, same old session, straight to the return URL.
-			r = b.get(back)
-			if l := r.Header.Get("Location"); strings.HasPrefix(l, cb) {
-				t.Fatalf("%s skipped by opening the return URL: %s", extra, l)
+			// The same browser, same old session, straight to the return URL;
+			// or with the marker removed; or with the marker moved onto
+			// another request (other state): never a code.
+			bu, _ := url.Parse(back)
+			bq := bu.Query()
+			marker := bq.Get("auther_login_after")
+			if marker == "" {
+				t.Fatalf("return URL without a marker: %s", back)
+			}
+			bq.Del("auther_login_after")
+			stripped := bu.Path + "?" + bq.Encode()
+			bq.Set("state", "other")
+			bq.Set("auther_login_after", marker)
+			moved := bu.Path + "?" + bq.Encode()
+			for _, try := range []string{back, stripped, moved} {
+				if l := b.get(try).Header.Get("Location"); strings.HasPrefix(l, cb) {
+					t.Fatalf("%s skipped with %s: %s", extra, try, l)
+				}
 			}
 			// After a real sign-in it completes.
 			r = b.signInForm(back, "step@example.com", pw)
 			next := r.Header.Get("Location")
 			if r = b.get(next); !strings.HasPrefix(r.Header.Get("Location"), cb+"?code=") {
 				t.Fatalf("%s after signing in: %d %s", extra, r.Status, r.Header.Get("Location"))
+			}
+			// A marker older than the round trip may take counts for nothing.
+			o.clock.Advance(2 * time.Hour)
+			if l := b.get(back).Header.Get("Location"); strings.HasPrefix(l, cb) {
+				t.Fatalf("%s: an expired marker still satisfied the request: %s", extra, l)
 			}
 		}
 	})
@@ -183,5 +202,76 @@ func TestAuthorizeErrorPageDoesNotEchoInventedParameters(t *testing.T) {
 	r := o.client().get("/api/auth/oauth2/authorize?Call+555-0100+now=1&Call+555-0100+now=2")
 	if r.Status != http.StatusBadRequest || strings.Contains(string(r.Body), "555-0100") {
 		t.Fatalf("%d, body echoes the parameter name: %s", r.Status, r.Body)
+	}
+}
+
+// A relying party's id_token_hint alone ends the session and its own
+// grants; other apps' refresh tokens are the user's to end.
+func TestEndSessionByHintRevokesOnlyThatClient(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, st *sqlstore.Store) {
+		o := newOIDCEnv(t, st, keys.EdDSA)
+		b := o.client()
+		b.signUp("hint@example.com", pw)
+		cb := "https://app.example.com/cb"
+		a, aSecret := o.registerClient(t, oidc.ClientSpec{Name: "A", RedirectURIs: []string{cb}, SkipConsent: true})
+		other, otherSecret := o.registerClient(t, oidc.ClientSpec{Name: "B", RedirectURIs: []string{cb}, SkipConsent: true})
+		tokA := signedInGrant(t, o, b, a, aSecret, cb)
+		tokB := signedInGrant(t, o, b, other, otherSecret, cb)
+		r := b.get("/api/auth/oauth2/end-session?" + url.Values{"id_token_hint": {tokA["id_token"].(string)}}.Encode())
+		if r.Status != http.StatusOK || b.session() != nil {
+			t.Fatalf("hinted end-session: %d, still signed in=%v", r.Status, b.session() != nil)
+		}
+		if introspect(t, o, a, aSecret, tokA["refresh_token"].(string))["active"] != false {
+			t.Error("the hinting client's refresh token survived")
+		}
+		if introspect(t, o, other, otherSecret, tokB["refresh_token"].(string))["active"] != true {
+			t.Error("another app's refresh token was revoked by a relying party's logout")
+		}
+	})
+}
+
+// An id_token_hint from an earlier session, without client_id, still lets
+// the user confirm and be sent back to the client's post-logout URI.
+func TestEndSessionConfirmationKeepsTheHintedClient(t *testing.T) {
+	o := newOIDCEnv(t, testdb.SQLite(t), keys.EdDSA)
+	b := o.client()
+	b.signUp("old-hint@example.com", pw)
+	cb, after := "https://app.example.com/cb", "https://app.example.com/bye"
+	id, secret := o.registerClient(t, oidc.ClientSpec{Name: "A", RedirectURIs: []string{cb}, PostLogoutRedirectURIs: []string{after}, SkipConsent: true})
+	old := signedInGrant(t, o, b, id, secret, cb)["id_token"].(string)
+	b.post("/api/auth/sign-out", nil)
+	b.post("/api/auth/sign-in/email", map[string]any{"email": "old-hint@example.com", "password": pw}) // a new session: the hint's sid no longer matches
+	r := b.get("/api/auth/oauth2/end-session?" + url.Values{"id_token_hint": {old}, "post_logout_redirect_uri": {after}, "state": {"s1"}}.Encode())
+	m := regexp.MustCompile(`name="client_id" value="([^"]+)"`).FindStringSubmatch(string(r.Body))
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(r.Body))
+	if r.Status != http.StatusOK || m == nil || m[1] != id || csrf == nil {
+		t.Fatalf("confirmation page: %d, client_id field %v", r.Status, m)
+	}
+	r = b.postForm("/api/auth/oauth2/end-session", url.Values{"confirm": {"1"}, "csrf": {htmlUnescape(csrf[1])}, "client_id": {m[1]},
+		"post_logout_redirect_uri": {after}, "state": {"s1"}})
+	if loc := r.Header.Get("Location"); r.Status != http.StatusFound || loc != after+"?state=s1" || b.session() != nil {
+		t.Fatalf("confirmed: %d %s, signed in=%v", r.Status, loc, b.session() != nil)
+	}
+}
+
+// RP-initiated logout may be POSTed from the relying party's own page.
+func TestEndSessionAcceptsAPostFromTheRelyingParty(t *testing.T) {
+	o := newOIDCEnv(t, testdb.SQLite(t), keys.EdDSA)
+	b := o.client()
+	b.signUp("post-logout@example.com", pw)
+	cb, after := "https://app.example.com/cb", "https://app.example.com/bye"
+	id, secret := o.registerClient(t, oidc.ClientSpec{Name: "A", RedirectURIs: []string{cb}, PostLogoutRedirectURIs: []string{after}, SkipConsent: true})
+	hint := signedInGrant(t, o, b, id, secret, cb)["id_token"].(string)
+	form := url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {after}}
+	req, _ := http.NewRequest(http.MethodPost, o.srv.URL+"/api/auth/oauth2/end-session", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://app.example.com")
+	resp, err := b.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != after {
+		t.Fatalf("POST end-session from the RP: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

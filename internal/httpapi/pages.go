@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -74,43 +75,54 @@ func isPage(path string) bool {
 	return false
 }
 
-// pageRateBucket names the rate-limit rule and counter of a page request:
-// form posts that guess passwords or send mail count like their JSON
-// endpoints (ratelimit.RuleFor), everything else under one generous rule.
+// pageRateBucket names the rate-limit rule and counter of a page request.
+// Form posts that guess passwords or send mail count under the very
+// counters of their JSON endpoints (ratelimit.RuleFor), so a client cannot
+// double its budget by using both; everything else shares one generous
+// rule. The form must already be parsed (pageGuards does it).
 func pageRateBucket(r *http.Request) string {
 	if r.Method != http.MethodPost {
 		return "/page"
 	}
+	f := r.PostForm
 	switch r.URL.Path {
 	case "/sign-in":
-		// Mailing a code counts like the API's send-verification-otp
-		// (3 per minute); a password, a code typed in and a magic link like
-		// /sign-in/* (3 per 10 s).
-		if postedForm(r).Get("method") == "otp" {
-			return "/email-otp/send-verification-otp/page"
+		switch f.Get("method") {
+		case "otp":
+			return "/email-otp/send-verification-otp"
+		case "otp-verify":
+			return "/sign-in/email-otp"
+		case "magic-link":
+			return "/sign-in/magic-link"
 		}
-		return "/sign-in/page"
+		return "/sign-in/email"
 	case "/sign-up":
-		return "/sign-up/page"
+		return "/sign-up/email"
 	case "/forgot-password":
-		return "/request-password-reset/page"
+		return "/request-password-reset"
 	case "/account":
-		switch postedForm(r).Get("intent") {
+		switch f.Get("intent") {
 		case "password":
-			return "/change-password/page"
+			return "/change-password"
 		case "email":
-			return "/change-email/page"
+			return "/change-email"
 		}
 	}
 	return "/page" + r.URL.Path
 }
 
-// postedForm parses a page's form post early, for the rate limiter; the
-// parsed form is kept for the handler, which refuses a broken body.
-func postedForm(r *http.Request) url.Values {
-	r.Body = http.MaxBytesReader(nil, r.Body, maxBody)
-	r.ParseForm()
-	return r.PostForm
+// parsePageForm reads a page's form post once, before the rate limiter
+// looks at it; the handler then finds it parsed. Only urlencoded forms of
+// at most 1 MiB are read.
+func parsePageForm(w http.ResponseWriter, r *http.Request) (status int, ok bool) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return http.StatusUnsupportedMediaType, false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		return http.StatusBadRequest, false
+	}
+	return 0, true
 }
 
 // pageReturn validates where a page may send the browser when it is done:
@@ -136,7 +148,10 @@ func pageReturn(raw string) string {
 		p, rest = raw[:i], raw[i:]
 	}
 	lp := strings.ToLower(p)
-	if strings.Contains(lp, "%2e") || strings.Contains(lp, "%2f") || strings.Contains(lp, "%5c") {
+	if strings.Contains(lp, "%2e") || strings.Contains(lp, "%2f") || strings.Contains(lp, "%5c") ||
+		strings.Contains(lp, "%25") || strings.Contains(p, ";") {
+		// Also no double encoding and no path parameters: a proxy that
+		// decodes twice or cuts at ";" must not see a different path.
 		return fallback
 	}
 	p = removeDotSegments(p)
@@ -211,7 +226,11 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name s
 // user (OAuth parameter errors), or "".
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, text *web.Message, detail string) {
 	ref := errorRef()
-	s.log.Info("error page", "ref", ref, "route", r.Pattern, "status", status, "heading", heading.Key, "detail", detail)
+	level := slog.LevelInfo
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		level = slog.LevelDebug // scanners probe paths all day
+	}
+	s.log.Log(r.Context(), level, "error page", "ref", ref, "route", r.Pattern, "status", status, "heading", heading.Key, "detail", detail)
 	p := &web.Page{Heading: heading, Text: text, Ref: ref}
 	if detail != "" {
 		p.Detail = web.M("error.details", detail)

@@ -304,6 +304,9 @@ func TestReturnTargetIsValidated(t *testing.T) {
 			"javascript:alert(1)":                    "/account",
 			"evil.example":                           "/account",
 			"/api/auth/delete-user":                  "/account",
+			"/account/%252e%252e/api/auth/x":         "/account",
+			"/account/..;/api/auth/x":                "/account",
+			"/account;x=1":                           "/account",
 			"/api/auth/verify-email?token=x":         "/account",
 			"/sign-out":                              "/account",
 			"":                                       "/account",
@@ -1156,6 +1159,20 @@ func TestSignInPageCodesAreLimitedLikeTheAPI(t *testing.T) {
 	if r := c.postForm("/sign-in", otp); r.Status == http.StatusTooManyRequests {
 		t.Errorf("a code after the minute: %d", r.Status)
 	}
+	// The page and the API draw on one budget: two more through the API
+	// and the next from either is refused.
+	for i := range 2 {
+		if r := c.post("/api/auth/email-otp/send-verification-otp", map[string]any{"email": "codes@example.com", "type": "sign-in"}); r.Status == http.StatusTooManyRequests {
+			t.Fatalf("API code request %d refused", i+1)
+		}
+	}
+	if r := c.postForm("/sign-in", otp); r.Status != http.StatusTooManyRequests {
+		t.Errorf("page and API together sent more than 3 codes a minute: %d", r.Status)
+	}
+	if r := c.post("/api/auth/email-otp/send-verification-otp", map[string]any{"email": "codes@example.com", "type": "sign-in"}); r.Status != http.StatusTooManyRequests {
+		t.Errorf("API after the page used the budget: %d", r.Status)
+	}
+	e.clock.Advance(61 * time.Second)
 	// One second to wait is said in the singular.
 	for range 3 {
 		c.postForm("/sign-in", pass)
@@ -1235,13 +1252,21 @@ func TestUnknownPathsAndPanicsArePages(t *testing.T) {
 		t.Errorf("POST /healthz: %d", r.Status)
 	}
 
-	boom := e.api.ObserveForTest(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
-	for path, wantHTML := range map[string]bool{"/account": true, "/api/auth/get-session": false} {
+	// Unknown paths are counted under one label, not under "/".
+	if m := string(c.get("/metrics").Body); !strings.Contains(m, `route="unmatched"`) || strings.Contains(m, `route="/"`) {
+		t.Errorf("metrics label for unknown paths:\n%s", m)
+	}
+
+	boom := e.api.ObserveForTest(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "half-done", Value: "x"})
+		panic("boom")
+	}))
+	for path, wantHTML := range map[string]bool{"/account": true, "/api/auth/get-session": false, "/.well-known/jwks.json": false, "/healthz": false} {
 		rec := httptest.NewRecorder()
 		boom.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		r := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
-		if r.Status != http.StatusInternalServerError {
-			t.Errorf("panic on %s: %d", path, r.Status)
+		if r.Status != http.StatusInternalServerError || r.Header.Get("Set-Cookie") != "" {
+			t.Errorf("panic on %s: %d, cookie %q", path, r.Status, r.Header.Get("Set-Cookie"))
 		}
 		if wantHTML {
 			wantPageHeaders(t, "panic page", r)
@@ -1250,6 +1275,20 @@ func TestUnknownPathsAndPanicsArePages(t *testing.T) {
 			}
 		} else if r.code(t) != "INTERNAL_SERVER_ERROR" {
 			t.Errorf("panic under /api/: %s", r.Body)
+		}
+	}
+}
+
+// A form that cannot be parsed is refused before anything looks at it.
+func TestBrokenPageFormIsRefused(t *testing.T) {
+	e := newEnv(t, testdb.SQLite(t))
+	c := e.client()
+	tok := c.formToken("/sign-in")
+	for _, path := range []string{"/sign-in", "/forgot-password"} {
+		r := c.do("POST", path, "csrf="+url.QueryEscape(tok)+"&email=x%40example.com&junk=%zz",
+			"Content-Type", "application/x-www-form-urlencoded")
+		if r.Status != http.StatusBadRequest || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s with a broken body: %d", path, r.Status)
 		}
 	}
 }
