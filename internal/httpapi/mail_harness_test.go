@@ -31,6 +31,12 @@ type mailEnv struct {
 // worker delivering the outbox.
 func newMailEnv(t *testing.T, st *sqlstore.Store, mode auth.EmailVerificationMode, tweak ...func(*auth.EmailOptions)) *mailEnv {
 	t.Helper()
+	return newMailEnvWith(t, st, mode, nil, tweak...)
+}
+
+// newMailEnvWith is newMailEnv with one more server option (nil: none).
+func newMailEnvWith(t *testing.T, st *sqlstore.Store, mode auth.EmailVerificationMode, extra envOption, tweak ...func(*auth.EmailOptions)) *mailEnv {
+	t.Helper()
 	srv := mailtest.NewServer(t)
 	host, port := srv.Addr()
 	sender, err := mail.NewSMTPSender(mail.SMTPConfig{Host: host, Port: port, TLS: "none", From: "Auther <no-reply@auther.test>"})
@@ -55,6 +61,9 @@ func newMailEnv(t *testing.T, st *sqlstore.Store, mode auth.EmailVerificationMod
 		s.Email = opts
 		worker = &mailqueue.Worker{Store: s.Store, Sender: sender, Box: box, Clock: s.Clock,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Poll: 20 * time.Millisecond}
+		if extra != nil {
+			extra(s, o)
+		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

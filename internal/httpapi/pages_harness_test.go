@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"html"
-	"io"
-	"log/slog"
 	"net/url"
 	"regexp"
 	"testing"
@@ -13,13 +11,9 @@ import (
 	"github.com/auther/auther/internal/auth"
 	"github.com/auther/auther/internal/httpapi"
 	"github.com/auther/auther/internal/keys"
-	"github.com/auther/auther/internal/mail"
-	"github.com/auther/auther/internal/mail/mailtest"
-	"github.com/auther/auther/internal/mailqueue"
 	"github.com/auther/auther/internal/oidc"
 	"github.com/auther/auther/internal/seal"
 	"github.com/auther/auther/internal/store/sqlstore"
-	"github.com/auther/auther/internal/verification"
 )
 
 // Helpers for driving the hosted pages like a browser with JavaScript off:
@@ -60,30 +54,10 @@ func (c *client) submit(page, action string, form url.Values) response {
 // provider: what a sign-up that starts at an authorization request needs.
 func newMailOIDCEnv(t *testing.T, st *sqlstore.Store, mode auth.EmailVerificationMode) (*mailEnv, *oidcEnv) {
 	t.Helper()
-	srv := mailtest.NewServer(t)
-	host, port := srv.Addr()
-	sender, err := mail.NewSMTPSender(mail.SMTPConfig{Host: host, Port: port, TLS: "none", From: "Auther <no-reply@auther.test>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := mail.LoadTemplates("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, _ := seal.New(testSecret, "mail")
 	keyBox, _ := seal.New(testSecret, "signing-keys")
 	km := &keys.Manager{Store: st, Box: keyBox, Algorithm: keys.ES256}
 	o := &oidcEnv{keys: km}
-	var worker *mailqueue.Worker
-	e := newEnv(t, st, func(s *auth.Service, opts *httpapi.Options) {
-		em := auth.DefaultEmailOptions()
-		em.Mail = &mailqueue.Composer{Templates: tmpl, Box: box, Product: "Auther", Clock: s.Clock}
-		em.BaseURL = opts.BaseURL
-		em.OTP = verification.NewOTPHasher(testSecret)
-		em.Verification = mode
-		s.Email = em
-		worker = &mailqueue.Worker{Store: s.Store, Sender: sender, Box: box, Clock: s.Clock,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Poll: 20 * time.Millisecond}
+	m := newMailEnvWith(t, st, mode, func(s *auth.Service, opts *httpapi.Options) {
 		km.Clock = s.Clock
 		if _, err := km.Ensure(context.Background()); err != nil {
 			t.Fatal(err)
@@ -92,9 +66,6 @@ func newMailOIDCEnv(t *testing.T, st *sqlstore.Store, mode auth.EmailVerificatio
 			AccessTTL: time.Hour, IDTTL: time.Hour, RefreshTTL: 24 * time.Hour, Leeway: 30 * time.Second}
 		opts.Keys, opts.OIDC = km, o.provider
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go worker.Run(ctx)
-	o.env = e
-	return &mailEnv{env: e, smtp: srv}, o
+	o.env = m.env
+	return m, o
 }
