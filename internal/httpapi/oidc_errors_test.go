@@ -960,3 +960,20 @@ func TestOIDCRefreshFailsAfterTheDeviceIsSignedOut(t *testing.T) {
 		}
 	})
 }
+
+// A replayed refresh token revokes the family whatever else the request
+// says, and a blank scope means "the grant's scope", not "none".
+func TestOIDCRefreshReplayWithAnyScopeRevokes(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, st *sqlstore.Store) {
+		f := newErrFixture(t, st)
+		code, v := f.code(t, f.conf, true)
+		first := tokens(t, f.exchange(t, f.conf, code, f.conf.redirect, v))
+		r := f.refresh(t, f.conf, first.RefreshToken, "   ")
+		second := tokens(t, r)
+		if got := r.json(t)["scope"]; got != "openid profile email offline_access" {
+			t.Fatalf("blank scope narrowed the tokens to %q", got)
+		}
+		wantOAuthError(t, f.refresh(t, f.conf, first.RefreshToken, "admin"), 400, "invalid_grant")
+		wantOAuthError(t, f.refresh(t, f.conf, second.RefreshToken, ""), 400, "invalid_grant")
+	})
+}

@@ -336,30 +336,36 @@ func (p *Provider) Refresh(ctx context.Context, c *store.Client, token, scope st
 	}
 	h := HashSecret(token)
 	rt, g, u, err := p.Store.GetRefreshTokenUser(ctx, h)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		// Unknown, or its grant or user is gone (deleting a user deletes
-		// their grants).
+		// their grants and tokens).
 		return nil, p.fail("token", oerr("invalid_grant", "unknown refresh token"))
+	}
+	if err != nil {
+		// Not the token's fault: the client must keep it and try again.
+		return nil, oerr("server_error", "the refresh token could not be checked; try again")
 	}
 	now := p.now()
 	if g.ClientID != c.ID {
 		return nil, p.fail("token", oerr("invalid_grant", "the refresh token was issued to another client"))
 	}
+	reused := func() (*TokenResponse, *Error) {
+		_ = p.Store.RevokeGrant(ctx, g.ID, now)
+		return nil, p.fail("token", oerr("invalid_grant", "the refresh token was already used; the whole family is revoked"))
+	}
+	// A replayed token is theft until shown otherwise, whatever else the
+	// request asks (RFC 9700 §4.14.2): checked before the scope.
+	if rt.UsedAt != nil {
+		return reused()
+	}
 	var narrowed []string
-	if scope != "" {
+	if strings.TrimSpace(scope) != "" {
 		narrowed = strings.Fields(scope)
 		for _, s := range narrowed {
 			if !slices.Contains(g.Scopes, s) {
 				return nil, p.fail("token", oerr("invalid_scope", "a refresh cannot add scope "+s))
 			}
 		}
-	}
-	reused := func() (*TokenResponse, *Error) {
-		_ = p.Store.RevokeGrant(ctx, g.ID, now)
-		return nil, p.fail("token", oerr("invalid_grant", "the refresh token was already used; the whole family is revoked"))
-	}
-	if rt.UsedAt != nil {
-		return reused()
 	}
 	if g.RevokedAt != nil || !rt.ExpiresAt.After(now) {
 		return nil, p.fail("token", oerr("invalid_grant", "the refresh token has expired or was revoked"))

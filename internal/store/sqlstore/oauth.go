@@ -361,11 +361,14 @@ func (s *Store) GetRefreshTokenUser(ctx context.Context, tokenHash string) (*sto
 
 // rotateCTE rotates in one statement on PostgreSQL: one round trip instead
 // of BEGIN, UPDATE, INSERT, COMMIT. The parameters in the SELECT list need
-// their types spelled out there.
+// their types spelled out there. FOR SHARE on the grant makes a revocation
+// in flight and a rotation wait for each other: otherwise the EXISTS would
+// judge the grant by the statement's starting snapshot, and a refresh
+// racing "sign out everywhere" could still mint tokens.
 const rotateCTE = `WITH used AS (
 		UPDATE oauth_refresh_token SET used_at = $1
 		WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 AND grant_id = $3
-			AND EXISTS (SELECT 1 FROM oauth_grant g WHERE g.id = $3 AND g.revoked_at IS NULL)
+			AND EXISTS (SELECT 1 FROM oauth_grant g WHERE g.id = $3 AND g.revoked_at IS NULL FOR SHARE)
 		RETURNING grant_id)
 	INSERT INTO oauth_refresh_token (id, grant_id, token_hash, expires_at, created_at)
 	SELECT $4::text, grant_id, $5::text, $6::timestamptz, $7::timestamptz FROM used`

@@ -70,7 +70,41 @@ func testRefreshRotation(t *testing.T, s store.Store) {
 	if err := s.RotateRefreshToken(ctx, "no-such-token", now(), newRefreshToken(g, time.Hour)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("rotating an unknown token: %v, want ErrNotFound", err)
 	}
-	if rt, _, _ := s.GetRefreshToken(ctx, second.TokenHash); rt.UsedAt != nil {
-		t.Fatal("a refused rotation used the token up")
+	if rt, _, err := s.GetRefreshToken(ctx, second.TokenHash); err != nil || rt.UsedAt != nil {
+		t.Fatalf("a refused rotation used the token up: %+v, %v", rt, err)
+	}
+}
+
+// Of concurrent rotations of one token exactly one succeeds; the others
+// see a reuse (and the caller revokes the family).
+func testConcurrentRefreshRotation(t *testing.T, s store.Store) {
+	u := mustCreate(t, s, "race@example.com")
+	c := &store.Client{ID: "racer", Name: "Racer", RedirectURIs: []string{"https://app.example.com/cb"}, CreatedAt: now(), UpdatedAt: now()}
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	g := newGrant(t, s, u, c.ID)
+	rt := newRefreshToken(g, time.Hour)
+	if err := s.AddRefreshToken(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- s.RotateRefreshToken(ctx, rt.TokenHash, now(), newRefreshToken(g, time.Hour)) }()
+	}
+	ok, reused := 0, 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.Is(err, store.ErrReused):
+			reused++
+		default:
+			t.Errorf("concurrent rotation: %v", err)
+		}
+	}
+	if ok != 1 || reused != n-1 {
+		t.Fatalf("%d rotations succeeded and %d saw a reuse, want 1 and %d", ok, reused, n-1)
 	}
 }

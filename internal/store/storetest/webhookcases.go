@@ -31,6 +31,7 @@ var laterCases = []struct {
 	{"ClientEventsOnlyForChanges", testClientEvents},
 	{"UserVersionOnlyMovesForward", testUserVersionMonotonic},
 	{"RefreshRotation", testRefreshRotation},
+	{"ConcurrentRefreshRotation", testConcurrentRefreshRotation},
 }
 
 func newEndpoint(t *testing.T, s store.Store, types ...string) *store.WebhookEndpoint {
