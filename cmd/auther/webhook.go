@@ -143,7 +143,7 @@ func webhookCmd(load loader, out, stderr io.Writer) *cobra.Command {
 			}),
 		},
 		rotateCmd(with, printSecret, out),
-		setDisabled("disable", "Stop sending to an endpoint (events queue up until it is enabled)", true),
+		setDisabled("disable", "Stop sending to an endpoint (events recorded meanwhile are not sent to it; queued ones wait until it is enabled)", true),
 		setDisabled("enable", "Resume sending to an endpoint", false),
 		&cobra.Command{
 			Use: "delete ID", Short: "Delete an endpoint and its delivery history", Args: cobra.ExactArgs(1),

@@ -25,7 +25,7 @@ type Config struct {
 	DataDir        string   // where the default SQLite file lives
 	Addr           string   // listen address
 	PublicURL      string   // this app's URL as browsers see it (for /callback)
-	AdminToken     string   // admin session token or API key, for reconcile
+	AdminToken     string   // an Auther admin's session token, for reconcile
 	SigningAlg     string   // Auther's signing-algorithm; default RS256
 
 	// For reconcile: prune tombstones older than this (0: keep them), and

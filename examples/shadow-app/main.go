@@ -137,7 +137,7 @@ func serve(ctx context.Context, cfg Config) error {
 // listening for longer than Auther retries.
 func reconcile(ctx context.Context, cfg Config, out io.Writer) error {
 	if cfg.AdminToken == "" {
-		return errors.New("AUTHER_ADMIN_TOKEN is required: an admin's session token or an admin API key")
+		return errors.New("AUTHER_ADMIN_TOKEN is required: the session token of an Auther admin (auther user create --admin, then sign in)")
 	}
 	db, err := openDB(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
