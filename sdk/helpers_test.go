@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	authclock "github.com/auther/auther/internal/clock"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -148,25 +149,10 @@ func (is *issuer) claims(now time.Time, sub string) map[string]any {
 	}
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is Auther's settable test clock.
+type clock = authclock.Fake
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return authclock.NewFake(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)) }
 
 func newVerifier(t testing.TB, is *issuer, clk *clock, mod ...func(*sdk.Config)) *sdk.Verifier {
 	t.Helper()

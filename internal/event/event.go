@@ -7,6 +7,7 @@ package event
 
 import (
 	"encoding/json"
+	"github.com/auther/auther/internal/jsontime"
 	"time"
 
 	"github.com/auther/auther/internal/id"
@@ -76,12 +77,8 @@ func New(typ, subject string, data any, now time.Time) store.Event {
 	return e
 }
 
-// isoTime renders times as the JSON API does (JavaScript's toISOString).
-type isoTime time.Time
-
-func (t isoTime) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
-}
+// isoTime renders times as the JSON API does.
+type isoTime = jsontime.Time
 
 type userData struct {
 	ID            string   `json:"id"`

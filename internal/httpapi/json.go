@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/auther/auther/internal/jsontime"
 	"io"
 	"mime"
 	"net/http"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/auther/auther/internal/store"
 )
@@ -145,11 +145,7 @@ func required(field string) *apiError {
 }
 
 // isoTime marshals like JavaScript's Date.toISOString, as Better Auth does.
-type isoTime time.Time
-
-func (t isoTime) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
-}
+type isoTime = jsontime.Time
 
 type userJSON struct {
 	ID            string  `json:"id"`

@@ -68,7 +68,7 @@ func CheckURL(raw string, allowPrivate bool) error {
 	if u.Scheme != "https" || h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return ErrInvalidURL
 	}
-	if ip, err := netip.ParseAddr(h); err == nil && publicOnly("", netip.AddrPortFrom(ip, 443).String(), nil) != nil {
+	if ip, err := netip.ParseAddr(h); err == nil && !isPublic(ip) {
 		return ErrInvalidURL
 	}
 	return nil

@@ -25,12 +25,18 @@ func publicOnly(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s", ErrPrivateAddress, address)
 	}
-	a := ap.Addr().Unmap()
-	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsMulticast() ||
-		a.IsUnspecified() || a.IsInterfaceLocalMulticast() || !a.IsGlobalUnicast() {
-		return fmt.Errorf("%w: %s", ErrPrivateAddress, a)
+	if a := ap.Addr(); !isPublic(a) {
+		return fmt.Errorf("%w: %s", ErrPrivateAddress, a.Unmap())
 	}
 	return nil
+}
+
+// isPublic reports whether a is a global unicast address outside the
+// private ranges (global unicast already excludes loopback, link-local,
+// multicast and unspecified addresses).
+func isPublic(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsGlobalUnicast() && !a.IsPrivate()
 }
 
 // NewClient is the HTTP client deliveries use: 10 s timeout, redirects not

@@ -54,15 +54,9 @@ func (s *Store) txEmit(ctx context.Context, fn func(*sql.Tx) ([]store.Event, err
 
 // deleteSessionsReturning deletes sessions matching where (with args) and
 // returns the ids and users of the live ones that went, for session.deleted
-// events: a session that had already expired is not announced.
-func (s *Store) deleteSessionsReturning(ctx context.Context, tx *sql.Tx, where string, args ...any) ([][2]string, error) {
-	live, _, err := s.deleteSessionsCounting(ctx, tx, where, args...)
-	return live, err
-}
-
-// deleteSessionsCounting is deleteSessionsReturning that also says how many
-// rows went, expired ones included.
-func (s *Store) deleteSessionsCounting(ctx context.Context, tx *sql.Tx, where string, args ...any) ([][2]string, int, error) {
+// events (a session that had already expired is not announced), and how
+// many rows went in all.
+func (s *Store) deleteSessionsReturning(ctx context.Context, tx *sql.Tx, where string, args ...any) ([][2]string, int, error) {
 	rows, err := tx.QueryContext(ctx, s.d.q(`DELETE FROM session WHERE `+where+` RETURNING id, user_id, expires_at`), args...)
 	if err != nil {
 		return nil, 0, err

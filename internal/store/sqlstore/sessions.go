@@ -74,7 +74,7 @@ func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) 
 // DeleteSession implements store.Store.
 func (s *Store) DeleteSession(ctx context.Context, userID, tokenHash string) error {
 	return s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
-		gone, n, err := s.deleteSessionsCounting(ctx, tx, `user_id = ? AND token = ?`, userID, tokenHash)
+		gone, n, err := s.deleteSessionsReturning(ctx, tx, `user_id = ? AND token = ?`, userID, tokenHash)
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func sessionsDeleted(gone [][2]string) []store.Event {
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID string) (int, error) {
 	var n int
 	err := s.txEmit(ctx, func(tx *sql.Tx) ([]store.Event, error) {
-		gone, err := s.deleteSessionsReturning(ctx, tx, `user_id = ? AND id <> ?`, userID, exceptID)
+		gone, _, err := s.deleteSessionsReturning(ctx, tx, `user_id = ? AND id <> ?`, userID, exceptID)
 		n = len(gone)
 		return sessionsDeleted(gone), err
 	})

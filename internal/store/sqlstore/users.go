@@ -225,7 +225,7 @@ func (s *Store) ClaimUser(ctx context.Context, id string, now time.Time) (*store
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return nil, err
 		}
-		gone, err := s.deleteSessionsReturning(ctx, tx, `user_id = ?`, id)
+		gone, _, err := s.deleteSessionsReturning(ctx, tx, `user_id = ?`, id)
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +335,7 @@ func (s *Store) SetPassword(ctx context.Context, a *store.Account, revoke bool, 
 			return nil, err
 		}
 		if revoke {
-			gone, err := s.deleteSessionsReturning(ctx, tx, `user_id = ?`, a.UserID)
+			gone, _, err := s.deleteSessionsReturning(ctx, tx, `user_id = ?`, a.UserID)
 			if err != nil {
 				return nil, err
 			}

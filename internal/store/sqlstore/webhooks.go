@@ -78,16 +78,26 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func (s *Store) getEndpoint(ctx context.Context, q querier, id, lock string) (*store.WebhookEndpoint, error) {
+// endpointRow reads an endpoint without its subscriptions (what sending
+// needs).
+func (s *Store) endpointRow(ctx context.Context, q querier, id, lock string) (*store.WebhookEndpoint, error) {
 	var e store.WebhookEndpoint
 	var prev sql.NullString
 	if err := q.QueryRowContext(ctx, s.d.q(`SELECT `+endpointCols+` FROM webhook_endpoint WHERE id = ?`+lock), id).Scan(endpointDest(&e, &prev)...); err != nil {
 		return nil, err
 	}
 	e.PreviousSecret = prev.String
+	return &e, nil
+}
+
+func (s *Store) getEndpoint(ctx context.Context, q querier, id, lock string) (*store.WebhookEndpoint, error) {
+	e, err := s.endpointRow(ctx, q, id, lock)
+	if err != nil {
+		return nil, err
+	}
 	subs, err := s.subscriptions(ctx, q, id)
 	e.EventTypes = subs[id]
-	return &e, err
+	return e, err
 }
 
 // GetWebhookEndpoint implements store.Store.
@@ -288,7 +298,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		for i := range out {
 			d := &out[i]
 			if endpoints[d.EndpointID] == nil {
-				if endpoints[d.EndpointID], err = s.getEndpoint(ctx, tx, d.EndpointID, ""); err != nil {
+				if endpoints[d.EndpointID], err = s.endpointRow(ctx, tx, d.EndpointID, ""); err != nil {
 					return err
 				}
 			}
